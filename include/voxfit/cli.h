@@ -1,0 +1,19 @@
+/* The subcommands; each returns the process exit code:
+ * 0 every unit fine, 1 some units failed, 2 usage/config/input error,
+ * 3 stopped by a signal with a resumable results file (see README). */
+#ifndef VOXFIT_CLI_H
+#define VOXFIT_CLI_H
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_UNITS_FAILED = 1, CLI_EXIT_INPUT = 2,
+       CLI_EXIT_STOPPED = 3, CLI_EXIT_INTERNAL = 4 };
+
+/* Each is called on every rank after MPI_Init, with argv[0] = subcommand. */
+int cli_run(int argc, char **argv);
+int cli_plan(int argc, char **argv);
+int cli_validate(int argc, char **argv);
+int cli_gen(int argc, char **argv);
+
+/* Prints "voxfit: error: <msg>" (rank 0 only when all ranks share it). */
+void cli_print_error(const char *context);
+
+#endif

@@ -1,0 +1,112 @@
+/* config (cfg_): a job YAML file -> a validated job struct.
+ * Errors carry file:line:column and the key path, e.g.
+ *   jobs/demo.yaml:14:5: ridge.lambdas: expected a list of numbers or
+ *   {logspace: [lo, hi, n]}
+ * The schema is documented in docs/job-schema.md. */
+#ifndef VOXFIT_CONFIG_H
+#define VOXFIT_CONFIG_H
+
+#include "voxfit/util.h"
+
+#define CFG_ID_LEN 64
+#define CFG_PATH_LEN 4096
+#define CFG_MAX_DELAYS 32
+
+typedef enum { CFG_TOWER_VISUAL, CFG_TOWER_LINGUAL } cfg_tower;
+typedef enum { CFG_TRAIN_MULTIMODAL, CFG_TRAIN_UNIMODAL } cfg_training;
+typedef enum { CFG_CV_KFOLD, CFG_CV_LEAVE_ONE_RUN_OUT, CFG_CV_SHUFFLED } cfg_cv_scheme;
+typedef enum { CFG_SCORE_R, CFG_SCORE_R2 } cfg_score;
+typedef enum { CFG_STD_NONE, CFG_STD_CENTER, CFG_STD_ZSCORE } cfg_std;
+typedef enum { CFG_PREC_DOUBLE, CFG_PREC_SINGLE } cfg_precision;
+
+typedef struct {
+  char id[CFG_ID_LEN];
+  char responses[CFG_PATH_LEN]; /* absolute or resolved against the YAML dir */
+  int line;                     /* where it was declared, for later errors */
+} cfg_subject;
+
+typedef struct {
+  char id[CFG_ID_LEN];
+  char features[CFG_PATH_LEN];
+  char variable[CFG_ID_LEN];    /* default "features" */
+  char model[CFG_ID_LEN];       /* model family, e.g. "clip-vit-b16" */
+  int layer;                    /* -1 when not given */
+  cfg_tower tower;
+  cfg_training training;
+  int line;
+} cfg_variant;
+
+typedef struct {
+  char a[CFG_ID_LEN], b[CFG_ID_LEN]; /* variant ids; a is "multimodal" side */
+  int ia, ib;                        /* their indices in job->variants */
+} cfg_pair;
+
+typedef struct {
+  int from_file;  /* 1: the responses file's split(stimulus) variable */
+  /* explicit: half-open stimulus index ranges [start, start+count) */
+  long train_start, train_count, test_start, test_count;
+} cfg_split;
+
+typedef struct {
+  double *lambdas;   /* n_lambdas values, ascending, all > 0 */
+  int n_lambdas;
+  cfg_cv_scheme cv;
+  int folds;         /* kfold / shuffled; ignored for leave-one-run-out */
+  unsigned long seed;/* shuffled */
+  cfg_score score;
+  int delays[CFG_MAX_DELAYS]; /* FIR lags in TRs, >= 0, distinct, ascending */
+  int n_delays;      /* default 1 delay: {0} */
+  cfg_std std_features;  /* default zscore */
+  cfg_std std_responses; /* default zscore */
+  int std_per_run;   /* standardise within each run (needs run labels); default 0 */
+  cfg_precision precision;   /* default double */
+  int lambda_per_voxel;      /* default 1; 0: one lambda shared by all voxels */
+  int save_weights;          /* default 0 */
+  int save_cv_scores;        /* default 0 */
+} cfg_ridge;
+
+/* One sweep axis: a dotted key path into the job ("ridge.delays") and the
+ * list of values it takes. Each value is kept as its own ridge settings
+ * (the base job's settings with that one key overridden), validated. */
+typedef struct {
+  char key[128];
+  int n_values;
+  cfg_ridge *values; /* n_values settings, each fully validated */
+  char **labels;     /* n_values short printable labels, e.g. "[1,2,3,4]" */
+} cfg_sweep_axis;
+
+typedef struct {
+  char path[CFG_PATH_LEN];   /* the YAML file as given */
+  char dir[CFG_PATH_LEN];    /* its folder: relative paths resolve here */
+  char name[CFG_ID_LEN];     /* job: <name>; default: file stem */
+  char output[CFG_PATH_LEN]; /* results file */
+  char *text;                /* the whole YAML text (stored in results) */
+  char hash[17];             /* vf_hash_hex of text */
+
+  cfg_subject *subjects; int n_subjects;
+  cfg_variant *variants; int n_variants;
+  char **rois; int n_rois;   /* n_rois == 0 means "all" */
+  cfg_split split;
+  cfg_ridge ridge;
+  cfg_pair *pairs; int n_pairs;
+  cfg_sweep_axis *sweep; int n_sweep;
+} cfg_job;
+
+/* Local. Parse and validate path. On failure returns VF_E_INPUT with a
+ * one-line message "file:line:col: key.path: what is wrong" (line/col of
+ * the offending node) and *out == NULL. */
+vf_status cfg_job_load(const char *path, cfg_job **out);
+
+/* Local. Same, from text in memory (path used for messages and for
+ * resolving relative paths). */
+vf_status cfg_job_parse(const char *path, const char *text, cfg_job **out);
+
+void cfg_job_destroy(cfg_job **job);
+
+/* Names for printing. */
+const char *cfg_cv_name(cfg_cv_scheme s);
+const char *cfg_std_name(cfg_std s);
+const char *cfg_tower_name(cfg_tower t);
+const char *cfg_training_name(cfg_training t);
+
+#endif

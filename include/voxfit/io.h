@@ -1,0 +1,110 @@
+/* io (io_): reading inputs (CDF-1/2/5 via PnetCDF), writing inputs for the
+ * generator, and the results file. The layouts are in docs/inputs.md and
+ * docs/results.md; the names used in files are defined here only.
+ * Every function taking an MPI_Comm is collective on it; pass MPI_COMM_SELF
+ * for a one-rank read. All matrices are column-major doubles. */
+#ifndef VOXFIT_IO_H
+#define VOXFIT_IO_H
+
+#include <mpi.h>
+
+#include "voxfit/util.h"
+
+#define IO_NAME_LEN 64
+
+/* Local. Fails with VF_E_INPUT and a one-line message if path does not
+ * exist, is HDF5/NetCDF-4 (message gives "nccopy -k cdf5 in out"), or is
+ * not a classic NetCDF file. */
+vf_status io_check_format(const char *path);
+
+/* Metadata of a features variable. */
+typedef struct {
+  long n_stim, n_feat;
+} io_features_info;
+
+vf_status io_features_info_read(MPI_Comm comm, const char *path,
+                                const char *var, io_features_info *info);
+
+/* Reads the rows rows[0..nrows) (stimulus indices) of variable var into X
+ * (nrows x n_feat, column-major, leading dimension nrows). */
+vf_status io_features_read_rows(MPI_Comm comm, const char *path,
+                                const char *var, const long *rows, long nrows,
+                                double *X);
+
+/* Everything in a responses file except the big arrays. */
+typedef struct {
+  char path[4096];
+  long n_stim, n_vox, n_rep, n_test; /* n_rep = n_test = 0 without reps */
+  int n_roi;
+  char (*roi_names)[IO_NAME_LEN]; /* n_roi */
+  int *roi_index;                 /* n_vox, -1 = no ROI */
+  int *split;                     /* n_stim or NULL when absent */
+  int *run;                       /* n_stim or NULL when absent */
+  double *xyz;                    /* 3*n_vox (voxel-major) or NULL */
+  int resp_is_double;             /* storage type of responses */
+} io_responses;
+
+vf_status io_responses_open(MPI_Comm comm, const char *path,
+                            io_responses **out);
+void io_responses_destroy(io_responses **r);
+
+/* Reads responses[rows, vox] into Y (nrows x nvox column-major). */
+vf_status io_responses_read(MPI_Comm comm, const io_responses *r,
+                            const long *rows, long nrows, const long *vox,
+                            long nvox, double *Y);
+
+/* Reads test_repetitions[:, :, vox] into Yr: for voxel j, repetition k,
+ * test stimulus t: Yr[(j * n_rep + k) * n_test + t]. Requires n_rep > 0. */
+vf_status io_responses_read_reps(MPI_Comm comm, const io_responses *r,
+                                 const long *vox, long nvox, double *Yr);
+
+/* ---- writing inputs (used by voxfit gen and by tests) ---------------- */
+
+typedef enum { IO_CDF1 = 1, IO_CDF2 = 2, IO_CDF5 = 5 } io_format;
+
+/* Creates a features file holding n_vars variables, each (stimulus,
+ * feat_<name>) float, with attributes. Then write each with
+ * io_features_write_var. Collective on comm. */
+typedef struct {
+  char name[IO_NAME_LEN];
+  long n_feat;
+  char model[IO_NAME_LEN];
+  int layer;
+  char tower[16], training[16];
+} io_feature_var;
+
+typedef struct io_writer io_writer; /* an open file being written */
+
+vf_status io_features_create(MPI_Comm comm, const char *path, io_format fmt,
+                             long n_stim, const io_feature_var *vars,
+                             int n_vars, io_writer **out);
+/* Writes rows [row0, row0+nrows) of variable iv from F (nrows x n_feat,
+ * row-major as in the file). */
+vf_status io_features_write_rows(io_writer *w, int iv, long row0, long nrows,
+                                 const float *F);
+
+typedef struct {
+  long n_stim, n_vox, n_rep, n_test;
+  int n_roi;
+  const char (*roi_names)[IO_NAME_LEN];
+  const int *roi_index; /* n_vox */
+  const int *split;     /* n_stim or NULL */
+  const int *run;       /* n_stim or NULL */
+  const float *xyz;     /* 3*n_vox or NULL */
+  const char *subject;  /* global attribute */
+} io_responses_layout;
+
+vf_status io_responses_create(MPI_Comm comm, const char *path, io_format fmt,
+                              const io_responses_layout *lay, io_writer **out);
+/* Writes responses[:, vox0:vox0+nvox] from Y (n_stim x nvox col-major). */
+vf_status io_responses_write_block(io_writer *w, long vox0, long nvox,
+                                   const float *Y);
+/* Writes test_repetitions[:, :, vox0:vox0+nvox] from Yr laid out as in
+ * io_responses_read_reps. */
+vf_status io_responses_write_reps(io_writer *w, long vox0, long nvox,
+                                  const float *Yr);
+
+/* Closes (collective) and frees; takes NULL. */
+vf_status io_writer_close(io_writer **w);
+
+#endif
