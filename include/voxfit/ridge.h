@@ -1,0 +1,96 @@
+/* ridge (ridge_): pure kernels of the encoding model. No MPI messages, no
+ * files. All matrices are column-major; every function is Local.
+ *
+ * The fit: per fold one thin SVD of the fold's training features serves
+ * every lambda (each lambda is a diagonal scaling and one matrix product);
+ * per voxel the lambda with the best mean CV score is kept (ties go to the
+ * larger lambda); the refit on all training rows predicts the test set.
+ * Scores are computed in double whatever the precision. */
+#ifndef VOXFIT_RIDGE_H
+#define VOXFIT_RIDGE_H
+
+#include <stdint.h>
+
+#include "voxfit/util.h"
+
+typedef enum { RIDGE_SCORE_R, RIDGE_SCORE_R2 } ridge_score;
+typedef enum { RIDGE_STD_NONE, RIDGE_STD_CENTER, RIDGE_STD_ZSCORE } ridge_std;
+
+/* ---- folds ---------------------------------------------------------- */
+/* fold[i] in [0, k) for each of n training rows (in time order). */
+/* Contiguous blocks; the first n % k folds get one row more (as
+ * scikit-learn's KFold without shuffling). Needs 2 <= k <= n. */
+vf_status ridge_folds_kfold(long n, int k, int *fold);
+/* One fold per distinct run label, numbered in order of first appearance. */
+vf_status ridge_folds_runs(long n, const int *run, int *fold, int *k);
+/* Shuffled k-fold from a seed (independent trials only). */
+vf_status ridge_folds_shuffled(long n, int k, uint64_t seed, int *fold);
+/* A stable order of rows grouping them by fold: order[0..n), and
+ * start[0..k] with fold f at positions [start[f], start[f+1]). */
+void ridge_folds_order(long n, const int *fold, int k, long *order,
+                       long *start);
+
+/* ---- preprocessing -------------------------------------------------- */
+/* Mean and scale (standard deviation, or 1) of the columns of A (n x p,
+ * leading dimension lda) over the rows rows[0..nr) (all rows when rows is
+ * NULL). A constant column gets scale 1 and is flagged in constant[j]
+ * (constant may be NULL). */
+void ridge_std_fit(const double *A, long lda, long p, const long *rows,
+                   long nr, ridge_std mode, double *mean, double *scale,
+                   unsigned char *constant);
+/* A[rows, j] = (A[rows, j] - mean[j]) / scale[j]. */
+void ridge_std_apply(double *A, long lda, long p, const long *rows, long nr,
+                     ridge_std mode, const double *mean, const double *scale);
+
+/* FIR delays: Xd (n x p*nd) with column block d holding X shifted down by
+ * delays[d] rows, zero where the source row is before the start of the
+ * row's run (run may be NULL: one run). Rows of X are in time order. */
+vf_status ridge_delay(const double *X, long n, long p, const int *run,
+                      const int *delays, int nd, double *Xd);
+
+/* ---- scores --------------------------------------------------------- */
+double ridge_pearson(const double *a, const double *b, long n);
+double ridge_r2(const double *pred, const double *y, long n);
+
+/* ---- the fit -------------------------------------------------------- */
+typedef struct {
+  const double *lambdas; /* ascending, > 0 */
+  int n_lambdas;
+  ridge_score score;     /* CV criterion */
+  int lambda_per_voxel;  /* 0: one lambda for all voxels (best mean score) */
+  long vox_block;        /* voxels per block; 0 = default */
+} ridge_opts;
+
+typedef struct {     /* arrays sized by the caller; NULL = not wanted */
+  double *best_lambda; /* v; NaN for masked voxels */
+  double *cv_best;     /* v: mean CV score at the chosen lambda */
+  double *test_r;      /* v */
+  double *test_r2;     /* v */
+  double *cv_scores;   /* n_lambdas x v (lambda fastest) or NULL */
+  double *weights;     /* p x v or NULL */
+  long n_masked;       /* voxels with valid[j] == 0 */
+} ridge_result;
+
+/* The fit in double. Xtr: ntr x p, Ytr: ntr x v (leading dimension ntr)
+ * with rows grouped by fold: fold f is rows [fold_start[f],
+ * fold_start[f+1]), k >= 2 folds. Xte: nte x p, Yte: nte x v (the test
+ * responses, repetitions already averaged). valid[j] = 0 masks voxel j
+ * (NULL: all valid). Features and responses are used as given (standardise
+ * first). */
+vf_status ridge_cv_fit_d(const double *Xtr, long ntr, long p,
+                         const double *Ytr, long v, const long *fold_start,
+                         int k, const double *Xte, long nte,
+                         const double *Yte, const unsigned char *valid,
+                         const ridge_opts *o, ridge_result *res);
+/* The same in single precision (float32 products and factorisations). */
+vf_status ridge_cv_fit_s(const float *Xtr, long ntr, long p, const float *Ytr,
+                         long v, const long *fold_start, int k,
+                         const float *Xte, long nte, const float *Yte,
+                         const unsigned char *valid, const ridge_opts *o,
+                         ridge_result *res);
+
+/* Flops of the textbook fit (for benchmarks and the cost model). */
+double ridge_cv_flops(long ntr, long p, long v, const long *fold_start, int k,
+                      int n_lambdas, long nte);
+
+#endif

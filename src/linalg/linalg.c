@@ -1,0 +1,61 @@
+/* Wrappers that hide Fortran's by-pointer arguments and check info. */
+#include "voxfit/linalg.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+void la_dgemm(char ta, char tb, long m, long n, long k, double alpha,
+              const double *a, long lda, const double *b, long ldb,
+              double beta, double *c, long ldc) {
+  if (m <= 0 || n <= 0) return;
+  la_int im = (la_int)m, in = (la_int)n, ik = (la_int)k;
+  la_int ia = (la_int)(lda > 0 ? lda : 1), ib = (la_int)(ldb > 0 ? ldb : 1),
+         ic = (la_int)ldc;
+  dgemm_(&ta, &tb, &im, &in, &ik, &alpha, a, &ia, b, &ib, &beta, c, &ic);
+}
+
+void la_sgemm(char ta, char tb, long m, long n, long k, float alpha,
+              const float *a, long lda, const float *b, long ldb, float beta,
+              float *c, long ldc) {
+  if (m <= 0 || n <= 0) return;
+  la_int im = (la_int)m, in = (la_int)n, ik = (la_int)k;
+  la_int ia = (la_int)(lda > 0 ? lda : 1), ib = (la_int)(ldb > 0 ? ldb : 1),
+         ic = (la_int)ldc;
+  sgemm_(&ta, &tb, &im, &in, &ik, &alpha, a, &ia, b, &ib, &beta, c, &ic);
+}
+
+/* One macro body for both precisions: workspace query, then the call. */
+#define SVD_BODY(T, FN)                                                      \
+  if (m <= 0 || n <= 0)                                                      \
+    return vf_error(VF_E_INTERNAL, "svd of an empty %ld x %ld matrix", m, n); \
+  if (m > INT_MAX / 2 || n > INT_MAX / 2)                                    \
+    return vf_error(VF_E_INPUT, "svd: %ld x %ld exceeds 32-bit LAPACK", m, n); \
+  la_int im = (la_int)m, in = (la_int)n, r = im < in ? im : in;              \
+  la_int lwork = -1, info = 0;                                               \
+  T query;                                                                   \
+  la_int *iwork = malloc(sizeof(la_int) * 8 * (size_t)r);                    \
+  if (!iwork) return vf_error(VF_E_NOMEM, "svd: integer workspace");         \
+  FN("S", &im, &in, a, &im, s, u, &im, vt, &r, &query, &lwork, iwork, &info); \
+  lwork = (la_int)query + 1;                                                 \
+  T *work = malloc(sizeof(T) * (size_t)lwork);                               \
+  if (!work) {                                                               \
+    free(iwork);                                                             \
+    return vf_error(VF_E_NOMEM, "svd: %.1f MiB workspace",                   \
+                    sizeof(T) * (double)lwork / 1048576.0);                  \
+  }                                                                          \
+  FN("S", &im, &in, a, &im, s, u, &im, vt, &r, work, &lwork, iwork, &info);  \
+  free(work);                                                                \
+  free(iwork);                                                               \
+  if (info != 0)                                                             \
+    return vf_error(VF_E_NUMERIC, "svd of a %ld x %ld matrix failed (info %d)", \
+                    m, n, (int)info);                                        \
+  return VF_OK;
+
+vf_status la_dsvd(double *a, long m, long n, double *u, double *s,
+                  double *vt) {
+  SVD_BODY(double, dgesdd_)
+}
+
+vf_status la_ssvd(float *a, long m, long n, float *u, float *s, float *vt) {
+  SVD_BODY(float, sgesdd_)
+}

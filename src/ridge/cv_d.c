@@ -1,0 +1,12 @@
+/* The CV ridge fit in double precision (see cv.inc). */
+#include <math.h>
+#include <string.h>
+
+#include "voxfit/linalg.h"
+#include "voxfit/ridge.h"
+
+#define REAL double
+#define FN(x) x##_d
+#define GEMM la_dgemm
+#define SVD la_dsvd
+#include "cv.inc"

@@ -1,0 +1,12 @@
+/* The CV ridge fit in single precision (see cv.inc). */
+#include <math.h>
+#include <string.h>
+
+#include "voxfit/linalg.h"
+#include "voxfit/ridge.h"
+
+#define REAL float
+#define FN(x) x##_s
+#define GEMM la_sgemm
+#define SVD la_ssvd
+#include "cv.inc"

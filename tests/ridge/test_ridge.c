@@ -1,0 +1,223 @@
+/* ranks: 1 */
+/* The ridge kernels against mathematics: every CV score against a direct
+ * Cholesky solve of (X^T X + lambda I) W = X^T Y per fold and lambda, the
+ * refit weights likewise, primal and dual shapes, rank-deficient X, single
+ * against double, masked voxels, folds and FIR delays. */
+#include "testutil.h"
+#include "voxfit/linalg.h"
+#include "voxfit/ridge.h"
+
+static void randn(vf_rng *g, double *a, long n) {
+  for (long i = 0; i < n; i++) a[i] = vf_rng_normal(g);
+}
+
+/* Y = X B + noise with voxel-specific noise levels. */
+static void make_problem(long n, long p, long v, uint64_t seed, double *X,
+                         double *Y) {
+  vf_rng g;
+  vf_rng_seed(&g, seed, 1);
+  randn(&g, X, n * p);
+  double *B = malloc(sizeof(double) * p * v);
+  randn(&g, B, p * v);
+  la_dgemm('N', 'N', n, v, p, 1.0 / sqrt((double)p), X, n, B, p, 0, Y, n);
+  for (long c = 0; c < v; c++) {
+    double noise = pow(10.0, -1.0 + 2.0 * c / (double)(v > 1 ? v - 1 : 1));
+    for (long i = 0; i < n; i++) Y[c * n + i] += noise * vf_rng_normal(&g);
+  }
+  free(B);
+}
+
+/* W (p x v) = (A^T A + lam I)^{-1} A^T Y for rows rows[0..nr) of A/Y. */
+static int direct_solve(const double *X, long ldx, const double *Y, long ldy,
+                        const long *rows, long nr, long p, long v, double lam,
+                        double *W) {
+  double *A = malloc(sizeof(double) * nr * p), *Yr = malloc(sizeof(double) * nr * v);
+  double *G = malloc(sizeof(double) * p * p);
+  for (long j = 0; j < p; j++)
+    for (long i = 0; i < nr; i++) A[j * nr + i] = X[j * ldx + rows[i]];
+  for (long j = 0; j < v; j++)
+    for (long i = 0; i < nr; i++) Yr[j * nr + i] = Y[j * ldy + rows[i]];
+  la_dgemm('T', 'N', p, p, nr, 1, A, nr, A, nr, 0, G, p);
+  for (long i = 0; i < p; i++) G[i * p + i] += lam;
+  la_dgemm('T', 'N', p, v, nr, 1, A, nr, Yr, nr, 0, W, p);
+  la_int ip = (la_int)p, iv = (la_int)v, info = 0;
+  dpotrf_("L", &ip, G, &ip, &info);
+  if (!info) dpotrs_("L", &ip, &iv, G, &ip, W, &ip, &info);
+  free(A), free(Yr), free(G);
+  return info;
+}
+
+static void check_fit(long ntr, long nte, long p, long v, int k, int dup) {
+  double *X = malloc(sizeof(double) * (ntr + nte) * p);
+  double *Y = malloc(sizeof(double) * (ntr + nte) * v);
+  long n = ntr + nte;
+  make_problem(n, p, v, 42 + ntr + p, X, Y);
+  if (dup) /* rank-deficient: duplicate the first columns */
+    for (long j = 0; j < p / 4; j++) memcpy(X + (p - 1 - j) * n, X + j * n, sizeof(double) * n);
+  /* split into contiguous train/test copies with their own leading dims */
+  double *Xtr = malloc(sizeof(double) * ntr * p), *Xte = malloc(sizeof(double) * nte * p);
+  double *Ytr = malloc(sizeof(double) * ntr * v), *Yte = malloc(sizeof(double) * nte * v);
+  for (long j = 0; j < p; j++) {
+    memcpy(Xtr + j * ntr, X + j * n, sizeof(double) * ntr);
+    memcpy(Xte + j * nte, X + j * n + ntr, sizeof(double) * nte);
+  }
+  for (long j = 0; j < v; j++) {
+    memcpy(Ytr + j * ntr, Y + j * n, sizeof(double) * ntr);
+    memcpy(Yte + j * nte, Y + j * n + ntr, sizeof(double) * nte);
+  }
+  int fold[ntr];
+  long start[k + 1], order[ntr];
+  TU_OK(ridge_folds_kfold(ntr, k, fold));
+  ridge_folds_order(ntr, fold, k, order, start);
+  double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7};
+  ridge_result res = {0};
+  double *cvs = calloc(6 * v, sizeof(double)), *W = calloc(p * v, sizeof(double));
+  res.best_lambda = calloc(v, sizeof(double));
+  res.cv_best = calloc(v, sizeof(double));
+  res.test_r = calloc(v, sizeof(double));
+  res.test_r2 = calloc(v, sizeof(double));
+  res.cv_scores = cvs;
+  res.weights = W;
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
+
+  /* every CV score against the direct solve */
+  double worst = 0;
+  double *Wd = malloc(sizeof(double) * p * v), *pred = malloc(sizeof(double) * ntr);
+  long tr_rows[ntr];
+  for (int f = 0; f < k; f++) {
+    long nr = 0;
+    for (long i = 0; i < ntr; i++) if (fold[i] != f) tr_rows[nr++] = i;
+    for (int j = 0; j < 6; j++) {
+      TU_CHECK(direct_solve(Xtr, ntr, Ytr, ntr, tr_rows, nr, p, v, lams[j], Wd) == 0, "chol");
+      for (long c = 0; c < v; c++) {
+        long nva = start[f + 1] - start[f];
+        double yv[nva];
+        for (long i = 0; i < nva; i++) {
+          long row = start[f] + i;
+          double s = 0;
+          for (long q = 0; q < p; q++) s += Xtr[q * ntr + row] * Wd[c * p + q];
+          pred[i] = s;
+          yv[i] = Ytr[c * ntr + row];
+        }
+        double want = ridge_pearson(pred, yv, nva) / k;
+        /* accumulate per fold into a copy for comparison */
+        cvs[c * 6 + j] -= want;
+      }
+    }
+  }
+  for (long i = 0; i < 6 * v; i++) worst = fmax(worst, fabs(cvs[i]));
+  TU_CHECK(worst < 1e-8, "CV scores differ from the direct solve by %.3g (n=%ld p=%ld dup=%d)",
+           worst, ntr, p, dup);
+
+  /* refit weights: each voxel's column against the direct solve at its lambda */
+  long all[ntr];
+  for (long i = 0; i < ntr; i++) all[i] = i;
+  double werr = 0;
+  for (int j = 0; j < 6; j++) {
+    direct_solve(Xtr, ntr, Ytr, ntr, all, ntr, p, v, lams[j], Wd);
+    for (long c = 0; c < v; c++)
+      if (res.best_lambda[c] == lams[j])
+        werr = fmax(werr, tu_relerr(W + c * p, Wd + c * p, p));
+  }
+  TU_CHECK(werr < 1e-8, "refit weights differ from the direct solve by %.3g", werr);
+  /* test r from the weights */
+  double rerr = 0;
+  for (long c = 0; c < v; c++) {
+    double pt[nte];
+    for (long i = 0; i < nte; i++) {
+      double s = 0;
+      for (long q = 0; q < p; q++) s += Xte[q * nte + i] * W[c * p + q];
+      pt[i] = s;
+    }
+    rerr = fmax(rerr, fabs(ridge_pearson(pt, Yte + c * nte, nte) - res.test_r[c]));
+    rerr = fmax(rerr, fabs(ridge_r2(pt, Yte + c * nte, nte) - res.test_r2[c]));
+  }
+  TU_CHECK(rerr < 1e-10, "test scores inconsistent with weights: %.3g", rerr);
+  /* the single-precision engine agrees in r to 1e-3 on this problem */
+  if (!dup) {
+    float *f[4] = {malloc(sizeof(float) * ntr * p), malloc(sizeof(float) * nte * p),
+                   malloc(sizeof(float) * ntr * v), malloc(sizeof(float) * nte * v)};
+    const double *src[4] = {Xtr, Xte, Ytr, Yte};
+    long len[4] = {ntr * p, nte * p, ntr * v, nte * v};
+    for (int a = 0; a < 4; a++)
+      for (long i = 0; i < len[a]; i++) f[a][i] = (float)src[a][i];
+    ridge_result rs = res;
+    rs.test_r = calloc(v, sizeof(double));
+    rs.best_lambda = calloc(v, sizeof(double));
+    rs.cv_scores = NULL;
+    rs.weights = NULL;
+    TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, k, f[1], nte, f[3], NULL, &o, &rs));
+    double d = 0;
+    for (long c = 0; c < v; c++) d = fmax(d, fabs(rs.test_r[c] - res.test_r[c]));
+    TU_CHECK(d < 1e-3, "single vs double r differ by %.3g", d);
+    free(rs.test_r), free(rs.best_lambda);
+    for (int a = 0; a < 4; a++) free(f[a]);
+  }
+  free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte), free(cvs), free(W);
+  free(Wd), free(pred), free(res.best_lambda), free(res.cv_best), free(res.test_r),
+      free(res.test_r2);
+}
+
+static void check_masked(void) {
+  long ntr = 40, nte = 10, p = 5, v = 4;
+  double X[50 * 5], Y[50 * 4];
+  make_problem(50, p, v, 7, X, Y);
+  double Xtr[40 * 5], Xte[10 * 5], Ytr[40 * 4], Yte[10 * 4];
+  for (long j = 0; j < p; j++) memcpy(Xtr + j * ntr, X + j * 50, 40 * 8), memcpy(Xte + j * nte, X + j * 50 + 40, 10 * 8);
+  for (long j = 0; j < v; j++) memcpy(Ytr + j * ntr, Y + j * 50, 40 * 8), memcpy(Yte + j * nte, Y + j * 50 + 40, 10 * 8);
+  for (long i = 0; i < ntr; i++) Ytr[1 * ntr + i] = NAN; /* voxel 1: NaN */
+  unsigned char valid[4] = {1, 0, 1, 1};
+  int fold[40];
+  long order[40], start[6];
+  ridge_folds_kfold(ntr, 5, fold);
+  ridge_folds_order(ntr, fold, 5, order, start);
+  double lams[3] = {0.1, 1, 10}, bl[4], r[4], r2[4];
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0};
+  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0};
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, valid, &o, &res));
+  TU_CHECK(res.n_masked == 1 && isnan(r[1]) && isnan(bl[1]), "masked voxel not masked");
+  TU_CHECK(isfinite(r[0]) && isfinite(r[2]) && isfinite(r[3]), "NaN voxel polluted others");
+  TU_CHECK(bl[0] == bl[2] && bl[2] == bl[3], "shared lambda differs across voxels");
+}
+
+static void check_folds_and_delays(void) {
+  int fold[10], k = 0;
+  TU_OK(ridge_folds_kfold(10, 3, fold));
+  TU_CHECK(fold[0] == 0 && fold[3] == 0 && fold[4] == 1 && fold[7] == 2 && fold[9] == 2,
+           "kfold sizes are not 4,3,3");
+  TU_FAILS_WITH(ridge_folds_kfold(3, 5, fold), VF_E_INPUT, "3 training stimuli into 5 folds");
+  int run[10] = {3, 3, 3, 7, 7, 7, 7, 1, 1, 1};
+  TU_OK(ridge_folds_runs(10, run, fold, &k));
+  TU_CHECK(k == 3 && fold[0] == 0 && fold[3] == 1 && fold[9] == 2, "run folds wrong");
+  /* leave-one-run-out never trains on the held-out run */
+  long order[10], start[4];
+  ridge_folds_order(10, fold, k, order, start);
+  for (int f = 0; f < k; f++)
+    for (long i = start[f]; i < start[f + 1]; i++)
+      TU_CHECK(run[order[i]] == run[order[start[f]]], "fold %d mixes runs", f);
+  int sh[10], sh2[10], count[5] = {0};
+  TU_OK(ridge_folds_shuffled(10, 5, 99, sh));
+  TU_OK(ridge_folds_shuffled(10, 5, 99, sh2));
+  for (int i = 0; i < 10; i++) count[sh[i]]++;
+  TU_CHECK(!memcmp(sh, sh2, sizeof sh) && count[0] == 2 && count[4] == 2, "shuffled folds");
+  /* delays: zero at run starts, never reading across a run boundary */
+  double x[10], xd[30];
+  for (int i = 0; i < 10; i++) x[i] = i + 1;
+  int delays[3] = {0, 1, 2};
+  TU_OK(ridge_delay(x, 10, 1, run, delays, 3, xd));
+  TU_CHECK(xd[0 * 10 + 4] == 5 && xd[1 * 10 + 4] == 4 && xd[2 * 10 + 4] == 0,
+           "delay at t=4 (second row of run 7): %g %g %g", xd[4], xd[14], xd[24]);
+  TU_CHECK(xd[1 * 10 + 3] == 0 && xd[2 * 10 + 7] == 0 && xd[2 * 10 + 9] == 8,
+           "delays cross runs");
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  check_fit(60, 20, 12, 9, 5, 0);  /* primal: n > p */
+  check_fit(30, 10, 50, 6, 3, 0);  /* dual shape: p > n */
+  check_fit(60, 20, 16, 5, 4, 1);  /* rank-deficient X */
+  check_masked();
+  check_folds_and_delays();
+  return tu_finish("ridge");
+}
