@@ -107,4 +107,71 @@ vf_status io_responses_write_reps(io_writer *w, long vox0, long nvox,
 /* Closes (collective) and frees; takes NULL. */
 vf_status io_writer_close(io_writer **w);
 
+/* ---- the results file (docs/results.md) --------------------------- */
+
+typedef struct {
+  int n_sweep, n_subjects, n_variants, n_rois, n_lambdas, n_pairs;
+  long n_vox;
+  char (*sweep_labels)[128];     /* n_sweep */
+  char (*subject_ids)[IO_NAME_LEN];
+  char (*variant_ids)[IO_NAME_LEN], (*variant_models)[IO_NAME_LEN];
+  char (*variant_towers)[IO_NAME_LEN], (*variant_trainings)[IO_NAME_LEN];
+  int *variant_layers;
+  char (*roi_names)[IO_NAME_LEN];
+  double *lambdas;
+  int *pairs;                    /* 2 * n_pairs */
+  int *voxel_subject, *voxel_roi, *voxel_index; /* n_vox */
+  float *voxel_xyz;              /* 3 * n_vox */
+  int save_cv_scores;
+  const char *job_name, *job_file, *job_yaml, *job_hash;
+} io_results_layout;
+
+/* One unit's results: the voxels [vox0, vox0 + n_vox) of the voxel axis
+ * and every ROI of the job. Buffers must stay valid until the next
+ * io_results_flush. */
+typedef struct {
+  int sweep, subject, variant;
+  long vox0, n_vox;
+  const double *test_r, *test_r2, *best_lambda, *cv_best;
+  const float *cv_scores;        /* n_lambdas x n_vox or NULL */
+  const int *status;             /* n_rois */
+  const double *roi_mean_r, *roi_median_r;
+  const int *roi_n_voxels, *roi_n_masked;
+  const char (*errors)[256];     /* n_rois */
+  double seconds;
+} io_unit_result;
+
+typedef struct io_results io_results;
+
+/* Rank-0 check before a run: if path exists it must be a voxfit results
+ * file of the same job (same hash) unless force. Local. */
+vf_status io_results_check_existing(const char *path, const char *hash,
+                                    int force);
+/* Collective: creates path (replacing it), defines everything and writes
+ * the names and coordinates. Returns with every status 0 and complete=0. */
+vf_status io_results_create(MPI_Comm comm, const char *path,
+                            const io_results_layout *lay, io_results **out);
+/* Collective: writes the data of the units this rank holds (n may be 0),
+ * waits, syncs to disk, then writes their status flags and syncs again. */
+vf_status io_results_write_units(io_results *r, const io_unit_result *u,
+                                 int n);
+/* What `voxfit run` prints at the end, read back from a results file.
+ * Local. */
+typedef struct {
+  int n_sweep, n_subjects, n_variants, n_rois, n_pairs;
+  char (*sweep_labels)[128];
+  char (*subject_ids)[IO_NAME_LEN], (*variant_ids)[IO_NAME_LEN];
+  char (*roi_names)[IO_NAME_LEN];
+  int *pairs;           /* 2 * n_pairs */
+  double *roi_mean_r;   /* sweep x subject x variant x roi */
+  int *status;          /* same shape */
+  int *roi_n_masked;    /* same shape */
+  int complete;
+} io_results_table;
+vf_status io_results_read_table(const char *path, io_results_table **out);
+void io_results_table_destroy(io_results_table **t);
+
+/* Collective: sets finished/complete, closes and frees; takes NULL. */
+vf_status io_results_close(io_results **r, int complete);
+
 #endif

@@ -1,0 +1,118 @@
+/* voxfit plan: the units of a job, their cost and memory, without fitting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "voxfit/cli.h"
+#include "voxfit/sched.h"
+
+static const char *help =
+    "usage: voxfit plan JOB.yaml [--ranks N] [--gflops G] [--mem-per-rank GiB] [--units]\n"
+    "\n"
+    "Opens the inputs' metadata and prints the job's units (sweep point x\n"
+    "subject x variant), their total flops and input bytes, the largest\n"
+    "unit's working memory, the size of the results file and an estimated\n"
+    "wall time on N ranks at G GFLOP/s per rank (defaults: 1 rank, 20 GFLOP/s).\n"
+    "Refuses (exit 2) a job whose largest unit needs more than --mem-per-rank\n"
+    "(default 16 GiB).\n"
+    "  --units   list every unit\n";
+
+typedef struct {
+  int ranks, list;
+  double gflops, mem_gib;
+  const char *job;
+} plan_args;
+
+static int parse(int argc, char **argv, plan_args *a) {
+  *a = (plan_args){1, 0, 20.0, 16.0, NULL};
+  for (int i = 1; i < argc; i++) {
+    const char *s = argv[i];
+    int more = i + 1 < argc;
+    if (cli_is_help(s)) return 1;
+    if (!strcmp(s, "--units")) a->list = 1;
+    else if (!strcmp(s, "--ranks") && more) a->ranks = atoi(argv[++i]);
+    else if (!strcmp(s, "--gflops") && more) a->gflops = atof(argv[++i]);
+    else if (!strcmp(s, "--mem-per-rank") && more) a->mem_gib = atof(argv[++i]);
+    else if (s[0] != '-' && !a->job) a->job = s;
+    else return vf_error(VF_E_USAGE, "unexpected argument '%s' (voxfit plan --help)", s), 2;
+  }
+  if (!a->job) return vf_error(VF_E_USAGE, "no job file given (voxfit plan --help)"), 2;
+  if (a->ranks < 1 || a->gflops <= 0 || a->mem_gib <= 0)
+    return vf_error(VF_E_USAGE, "--ranks, --gflops and --mem-per-rank must be positive"), 2;
+  return 0;
+}
+
+static double output_bytes(const sched_plan *p) {
+  double nv = p->sub_vox0[p->job->n_subjects];
+  double units = (double)p->n_points * p->job->n_subjects * p->job->n_variants * p->n_rois;
+  double per_vox = 4 * 8.0 + (p->job->ridge.save_cv_scores ? 4.0 * p->job->ridge.n_lambdas : 0);
+  return (double)p->n_points * p->job->n_variants * nv * per_vox + units * (256 + 4 * 8) +
+         nv * 24 + 1048576;
+}
+
+static void report(const sched_plan *p, const plan_args *a) {
+  double flops = 0, bytes = 0, mem = 0, top = 0;
+  for (int i = 0; i < p->n_units; i++) {
+    const sched_unit *u = &p->units[i];
+    flops += u->flops, bytes += u->bytes_in;
+    if (u->mem > mem) mem = u->mem;
+    if (u->flops > top) top = u->flops;
+  }
+  printf("job %s (%s)\n", p->job->name, p->job->path);
+  printf("  %d units = %d sweep points x %d subjects x %d variants; %d ROIs, %ld voxels\n",
+         p->n_units, p->n_points, p->job->n_subjects, p->job->n_variants, p->n_rois,
+         p->sub_vox0[p->job->n_subjects]);
+  printf("  total %.3g flop, %.3g GB read from the inputs\n", flops, bytes / 1e9);
+  printf("  largest unit %.3g flop, working memory %.3f GiB per rank (limit %.1f GiB)\n",
+         top, mem / 1073741824.0, a->mem_gib);
+  printf("  results file %s: about %.1f MB\n", p->job->output, output_bytes(p) / 1e6);
+  double per_rank = flops / a->ranks, wall = per_rank / (a->gflops * 1e9);
+  if (top / (a->gflops * 1e9) > wall) wall = top / (a->gflops * 1e9);
+  printf("  estimated wall time on %d rank(s) at %.0f GFLOP/s each: %.1f s\n", a->ranks,
+         a->gflops, wall);
+  if (!a->list) return;
+  printf("\n  %-5s %-24s %-10s %-16s %10s %10s %10s\n", "unit", "sweep", "subject",
+         "variant", "Gflop", "MB in", "MiB mem");
+  for (int i = 0; i < p->n_units; i++) {
+    const sched_unit *u = &p->units[i];
+    printf("  %-5d %-24.24s %-10.10s %-16.16s %10.3f %10.2f %10.1f\n", i,
+           p->points[u->sweep].label, p->job->subjects[u->subject].id,
+           p->job->variants[u->variant].id, u->flops / 1e9, u->bytes_in / 1e6,
+           u->mem / 1048576.0);
+  }
+}
+
+int cli_plan(int argc, char **argv) {
+  plan_args a;
+  int r = parse(argc, argv, &a);
+  if (r == 1) {
+    cli_say(stdout, help);
+    return CLI_EXIT_OK;
+  }
+  if (r) {
+    cli_print_error("plan");
+    return CLI_EXIT_INPUT;
+  }
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  sched_plan *p = NULL;
+  if (sched_plan_create(MPI_COMM_WORLD, a.job, &p) != VF_OK) {
+    cli_print_error("plan");
+    return CLI_EXIT_INPUT;
+  }
+  double mem = 0;
+  for (int i = 0; i < p->n_units; i++)
+    if (p->units[i].mem > mem) mem = p->units[i].mem;
+  if (rank == 0) report(p, &a);
+  int code = CLI_EXIT_OK;
+  if (mem > a.mem_gib * 1073741824.0) {
+    vf_error(VF_E_INPUT, "the largest unit needs %.2f GiB but a rank has %.2f GiB "
+             "(--mem-per-rank); use more memory per rank or fewer voxels per subject",
+             mem / 1073741824.0, a.mem_gib);
+    cli_print_error("plan");
+    code = CLI_EXIT_INPUT;
+  }
+  sched_plan_destroy(&p);
+  return code;
+}

@@ -1,0 +1,343 @@
+/* One unit: read a variant's features and a subject's responses,
+ * standardise, delay, order rows by fold, fit, summarise per ROI. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "voxfit/ridge.h"
+#include "voxfit/sched.h"
+
+vf_status sched_unit_out_create(const sched_plan *p, int unit,
+                                sched_unit_out **out) {
+  vf_status st = VF_OK;
+  sched_unit_out *o = NULL;
+  const sched_unit *u = &p->units[unit];
+  long nv = p->sub_vox0[u->subject + 1] - p->sub_vox0[u->subject];
+  int R = p->n_rois, m = p->points[u->sweep].ridge.n_lambdas;
+  *out = NULL;
+  VF_TRY(vf_calloc(1, sizeof *o, "unit output", &o));
+  o->n_vox = nv;
+  VF_TRY(vf_calloc((size_t)nv, sizeof(double), "test r", &o->test_r));
+  VF_TRY(vf_calloc((size_t)nv, sizeof(double), "test R2", &o->test_r2));
+  VF_TRY(vf_calloc((size_t)nv, sizeof(double), "lambdas", &o->best_lambda));
+  VF_TRY(vf_calloc((size_t)nv, sizeof(double), "CV scores", &o->cv_best));
+  if (p->points[u->sweep].ridge.save_cv_scores)
+    VF_TRY(vf_calloc((size_t)nv * m, sizeof(float), "CV curves", &o->cv_scores));
+  VF_TRY(vf_calloc((size_t)R, sizeof(int), "status", &o->status));
+  VF_TRY(vf_calloc((size_t)R, sizeof(double), "ROI means", &o->roi_mean_r));
+  VF_TRY(vf_calloc((size_t)R, sizeof(double), "ROI medians", &o->roi_median_r));
+  VF_TRY(vf_calloc((size_t)R, sizeof(int), "ROI sizes", &o->roi_n_voxels));
+  VF_TRY(vf_calloc((size_t)R, sizeof(int), "ROI masks", &o->roi_n_masked));
+  VF_TRY(vf_calloc((size_t)R, 256, "unit errors", &o->errors));
+  *out = o;
+  return VF_OK;
+fail:
+  sched_unit_out_destroy(&o);
+  return st;
+}
+
+void sched_unit_out_destroy(sched_unit_out **op) {
+  if (!op || !*op) return;
+  sched_unit_out *o = *op;
+  vf_free(&o->test_r);
+  vf_free(&o->test_r2);
+  vf_free(&o->best_lambda);
+  vf_free(&o->cv_best);
+  vf_free(&o->cv_scores);
+  vf_free(&o->status);
+  vf_free(&o->roi_mean_r);
+  vf_free(&o->roi_median_r);
+  vf_free(&o->roi_n_voxels);
+  vf_free(&o->roi_n_masked);
+  vf_free(&o->errors);
+  vf_free(op);
+}
+
+/* The unit's working arrays (time order until reorder_by_fold). */
+typedef struct {
+  long ntr, nte, p, pd, nv;
+  double *Xtr, *Xte;   /* ntr x pd, nte x pd (after delays) */
+  double *Ytr, *Yte;   /* ntr x nv, nte x nv */
+  int *run_tr, *run_te;/* run labels or NULL */
+  unsigned char *valid;
+  int *fold, k;
+  long *order, *start;
+} unit_data;
+
+static void unit_data_free(unit_data *d) {
+  vf_free(&d->Xtr), vf_free(&d->Xte), vf_free(&d->Ytr), vf_free(&d->Yte);
+  vf_free(&d->run_tr), vf_free(&d->run_te), vf_free(&d->valid);
+  vf_free(&d->fold), vf_free(&d->order), vf_free(&d->start);
+}
+
+static ridge_std std_mode(cfg_std s) {
+  return s == CFG_STD_ZSCORE ? RIDGE_STD_ZSCORE
+                             : s == CFG_STD_CENTER ? RIDGE_STD_CENTER : RIDGE_STD_NONE;
+}
+
+/* Standardise the columns of A (n x p) within each run (run != NULL) or
+ * with the statistics of ref (the training matrix, nref rows) otherwise.
+ * constant (p, may be NULL) flags columns constant over the rows used. */
+static vf_status standardise(double *A, long n, long p, const int *run,
+                             const double *ref, long nref, ridge_std mode,
+                             unsigned char *constant) {
+  vf_status st = VF_OK;
+  double *mean = NULL, *scale = NULL;
+  long *rows = NULL;
+  unsigned char *flat = NULL;
+  VF_TRY(vf_calloc((size_t)p, sizeof(double), "means", &mean));
+  VF_TRY(vf_calloc((size_t)p, sizeof(double), "scales", &scale));
+  VF_TRY(vf_calloc((size_t)p, 1, "flags", &flat));
+  if (!run) {
+    ridge_std_fit(ref, nref, p, NULL, nref, mode, mean, scale, constant);
+    ridge_std_apply(A, n, p, NULL, n, mode, mean, scale);
+    goto fail;
+  }
+  VF_TRY(vf_calloc((size_t)n, sizeof(long), "run rows", &rows));
+  for (long i0 = 0; i0 < n;) { /* each contiguous run */
+    long nr = 0;
+    for (long i = i0; i < n && run[i] == run[i0]; i++) rows[nr++] = i;
+    ridge_std_fit(A, n, p, rows, nr, mode, mean, scale, flat);
+    ridge_std_apply(A, n, p, rows, nr, mode, mean, scale);
+    for (long j = 0; constant && j < p; j++) constant[j] |= flat[j];
+    i0 += nr;
+  }
+fail:
+  vf_free(&mean), vf_free(&scale), vf_free(&rows), vf_free(&flat);
+  return st;
+}
+
+static long count_nonfinite(const double *a, size_t n) {
+  long c = 0;
+  for (size_t i = 0; i < n; i++) c += !isfinite(a[i]);
+  return c;
+}
+
+static vf_status load_features(const sched_plan *p, const sched_unit *u,
+                               const cfg_ridge *rg, unit_data *d) {
+  const cfg_variant *var = &p->job->variants[u->variant];
+  int s = u->subject;
+  vf_status st = VF_OK;
+  double *raw_tr = NULL, *raw_te = NULL;
+  d->p = p->n_feat[u->variant];
+  d->pd = d->p * rg->n_delays;
+  VF_TRY(vf_calloc((size_t)d->ntr * d->p, sizeof(double), "training features", &raw_tr));
+  VF_TRY(vf_calloc((size_t)d->nte * d->p, sizeof(double), "test features", &raw_te));
+  VF_TRY(io_features_read_rows(MPI_COMM_SELF, var->features, var->variable,
+                               p->train_rows[s], d->ntr, raw_tr));
+  VF_TRY(io_features_read_rows(MPI_COMM_SELF, var->features, var->variable,
+                               p->test_rows[s], d->nte, raw_te));
+  long bad = count_nonfinite(raw_tr, (size_t)d->ntr * d->p) +
+             count_nonfinite(raw_te, (size_t)d->nte * d->p);
+  if (bad)
+    VF_FAIL(VF_E_INPUT, "%s: variable '%s' has %ld NaN/Inf values in the stimuli "
+            "this job uses; fix the features", var->features, var->variable, bad);
+  ridge_std mode = std_mode(rg->std_features);
+  int per_run = rg->std_per_run && d->run_tr;
+  /* test first: it needs the training statistics before they change */
+  VF_TRY(standardise(raw_te, d->nte, d->p, per_run ? d->run_te : NULL, raw_tr,
+                     d->ntr, mode, NULL));
+  VF_TRY(standardise(raw_tr, d->ntr, d->p, per_run ? d->run_tr : NULL, raw_tr,
+                     d->ntr, mode, NULL));
+  VF_TRY(vf_calloc((size_t)d->ntr * d->pd, sizeof(double), "delayed features", &d->Xtr));
+  VF_TRY(vf_calloc((size_t)d->nte * d->pd, sizeof(double), "delayed features", &d->Xte));
+  VF_TRY(ridge_delay(raw_tr, d->ntr, d->p, d->run_tr, rg->delays, rg->n_delays, d->Xtr));
+  VF_TRY(ridge_delay(raw_te, d->nte, d->p, d->run_te, rg->delays, rg->n_delays, d->Xte));
+fail:
+  vf_free(&raw_tr), vf_free(&raw_te);
+  return st;
+}
+
+/* Test responses: the mean of the repetitions when the file has them. */
+static vf_status load_test_responses(const sched_plan *p, int s, const long *vox,
+                                     unit_data *d) {
+  const io_responses *r = p->resp[s];
+  if (r->n_rep == 0)
+    return io_responses_read(MPI_COMM_SELF, r, p->test_rows[s], d->nte, vox, d->nv, d->Yte);
+  double *reps = NULL;
+  VF_CALL(vf_calloc((size_t)r->n_rep * r->n_test * d->nv, sizeof(double), "test repetitions", &reps));
+  vf_status st = io_responses_read_reps(MPI_COMM_SELF, r, vox, d->nv, reps);
+  for (long j = 0; st == VF_OK && j < d->nv; j++)
+    for (long t = 0; t < d->nte; t++) {
+      double sum = 0;
+      for (long k = 0; k < r->n_rep; k++) sum += reps[(j * r->n_rep + k) * r->n_test + t];
+      d->Yte[j * d->nte + t] = sum / r->n_rep;
+    }
+  vf_free(&reps);
+  return st;
+}
+
+static vf_status load_responses(const sched_plan *p, const sched_unit *u,
+                                const cfg_ridge *rg, unit_data *d) {
+  int s = u->subject;
+  const long *vox = p->vox_index + p->sub_vox0[s];
+  VF_CALL(vf_calloc((size_t)d->ntr * d->nv, sizeof(double), "training responses", &d->Ytr));
+  VF_CALL(vf_calloc((size_t)d->nte * d->nv, sizeof(double), "test responses", &d->Yte));
+  VF_CALL(vf_calloc((size_t)d->nv, 1, "voxel mask", &d->valid));
+  VF_CALL(io_responses_read(MPI_COMM_SELF, p->resp[s], p->train_rows[s], d->ntr, vox, d->nv, d->Ytr));
+  VF_CALL(load_test_responses(p, s, vox, d));
+  /* A voxel is scoreable when finite everywhere and not constant over
+   * training; others are zeroed so no NaN enters a product. */
+  for (long j = 0; j < d->nv; j++)
+    d->valid[j] = !count_nonfinite(d->Ytr + j * d->ntr, d->ntr) &&
+                  !count_nonfinite(d->Yte + j * d->nte, d->nte);
+  unsigned char *flat = NULL;
+  VF_CALL(vf_calloc((size_t)d->nv, 1, "constant voxels", &flat));
+  ridge_std mode = std_mode(rg->std_responses);
+  int per_run = rg->std_per_run && d->run_tr;
+  vf_status st = standardise(d->Yte, d->nte, d->nv, per_run ? d->run_te : NULL,
+                             d->Ytr, d->ntr, mode, NULL);
+  if (!st) st = standardise(d->Ytr, d->ntr, d->nv, per_run ? d->run_tr : NULL,
+                            d->Ytr, d->ntr, mode, flat);
+  for (long j = 0; j < d->nv; j++) {
+    if (flat[j]) d->valid[j] = 0;
+    if (d->valid[j]) continue;
+    memset(d->Ytr + j * d->ntr, 0, sizeof(double) * d->ntr);
+    memset(d->Yte + j * d->nte, 0, sizeof(double) * d->nte);
+  }
+  vf_free(&flat);
+  return st;
+}
+
+/* Rows in fold order, in place, one column at a time. */
+static vf_status reorder_by_fold(unit_data *d) {
+  double *tmp = NULL;
+  VF_CALL(vf_calloc((size_t)d->ntr, sizeof(double), "row buffer", &tmp));
+  double *mats[2] = {d->Xtr, d->Ytr};
+  long cols[2] = {d->pd, d->nv};
+  for (int m = 0; m < 2; m++)
+    for (long j = 0; j < cols[m]; j++) {
+      double *c = mats[m] + j * d->ntr;
+      for (long i = 0; i < d->ntr; i++) tmp[i] = c[d->order[i]];
+      memcpy(c, tmp, sizeof(double) * d->ntr);
+    }
+  vf_free(&tmp);
+  return VF_OK;
+}
+
+static vf_status prepare(const sched_plan *p, const sched_unit *u,
+                         const cfg_ridge *rg, unit_data *d) {
+  int s = u->subject;
+  const io_responses *r = p->resp[s];
+  d->ntr = p->n_train[s];
+  d->nte = p->n_test[s];
+  d->nv = p->sub_vox0[s + 1] - p->sub_vox0[s];
+  if (r->run) {
+    VF_CALL(vf_calloc((size_t)d->ntr, sizeof(int), "runs", &d->run_tr));
+    VF_CALL(vf_calloc((size_t)d->nte, sizeof(int), "runs", &d->run_te));
+    for (long i = 0; i < d->ntr; i++) d->run_tr[i] = r->run[p->train_rows[s][i]];
+    for (long i = 0; i < d->nte; i++) d->run_te[i] = r->run[p->test_rows[s][i]];
+  }
+  VF_CALL(load_features(p, u, rg, d));
+  VF_CALL(load_responses(p, u, rg, d));
+  VF_CALL(vf_calloc((size_t)d->ntr, sizeof(int), "folds", &d->fold));
+  VF_CALL(vf_calloc((size_t)d->ntr, sizeof(long), "fold order", &d->order));
+  VF_CALL(sched_point_folds(p, s, rg, d->fold, &d->k));
+  VF_CALL(vf_calloc((size_t)d->k + 1, sizeof(long), "fold starts", &d->start));
+  ridge_folds_order(d->ntr, d->fold, d->k, d->order, d->start);
+  VF_CALL(reorder_by_fold(d));
+  return VF_OK;
+}
+
+static vf_status to_float(const double *a, size_t n, float **out) {
+  VF_CALL(vf_calloc(n, sizeof(float), "single-precision copy", out));
+  for (size_t i = 0; i < n; i++) (*out)[i] = (float)a[i];
+  return VF_OK;
+}
+
+static vf_status fit_single(const unit_data *d, const ridge_opts *o,
+                            ridge_result *res) {
+  vf_status st = VF_OK;
+  float *f[4] = {NULL, NULL, NULL, NULL};
+  VF_TRY(to_float(d->Xtr, (size_t)d->ntr * d->pd, &f[0]));
+  VF_TRY(to_float(d->Ytr, (size_t)d->ntr * d->nv, &f[1]));
+  VF_TRY(to_float(d->Xte, (size_t)d->nte * d->pd, &f[2]));
+  VF_TRY(to_float(d->Yte, (size_t)d->nte * d->nv, &f[3]));
+  VF_TRY(ridge_cv_fit_s(f[0], d->ntr, d->pd, f[1], d->nv, d->start, d->k, f[2],
+                        d->nte, f[3], d->valid, o, res));
+fail:
+  for (int i = 0; i < 4; i++) vf_free(&f[i]);
+  return st;
+}
+
+static vf_status fit(const unit_data *d, const cfg_ridge *rg, sched_unit_out *out) {
+  vf_status st = VF_OK;
+  double *curves = NULL;
+  ridge_opts o = {rg->lambdas, rg->n_lambdas,
+                  rg->score == CFG_SCORE_R2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R,
+                  rg->lambda_per_voxel, 0};
+  if (out->cv_scores)
+    VF_TRY(vf_calloc((size_t)d->nv * rg->n_lambdas, sizeof(double), "CV curves", &curves));
+  ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
+                      curves, NULL, 0};
+  if (rg->precision == CFG_PREC_SINGLE)
+    VF_TRY(fit_single(d, &o, &res));
+  else
+    VF_TRY(ridge_cv_fit_d(d->Xtr, d->ntr, d->pd, d->Ytr, d->nv, d->start, d->k,
+                          d->Xte, d->nte, d->Yte, d->valid, &o, &res));
+  for (size_t i = 0; curves && i < (size_t)d->nv * rg->n_lambdas; i++)
+    out->cv_scores[i] = (float)(d->valid[i / rg->n_lambdas] ? curves[i] : NAN);
+fail:
+  vf_free(&curves);
+  return st;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Mean and median test r over each ROI's scoreable voxels. */
+static void summarise(const sched_plan *p, int s, sched_unit_out *o) {
+  const int *roi = p->vox_roi + p->sub_vox0[s];
+  double *buf = malloc(sizeof(double) * (o->n_vox > 0 ? o->n_vox : 1));
+  for (int q = 0; q < p->n_rois; q++) {
+    long n = 0, masked = 0;
+    for (long j = 0; j < o->n_vox; j++) {
+      if (roi[j] != q) continue;
+      if (isnan(o->test_r[j])) masked++;
+      else if (buf) buf[n++] = o->test_r[j];
+    }
+    double sum = 0;
+    for (long i = 0; i < n; i++) sum += buf[i];
+    o->roi_n_voxels[q] = (int)(n + masked);
+    o->roi_n_masked[q] = (int)masked;
+    o->roi_mean_r[q] = n ? sum / n : NAN;
+    if (n) qsort(buf, (size_t)n, sizeof(double), cmp_double);
+    o->roi_median_r[q] = n ? (n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2])) : NAN;
+    o->status[q] = 1;
+  }
+  free(buf);
+}
+
+static void mark_failed(const sched_plan *p, sched_unit_out *o, const char *why) {
+  for (int q = 0; q < p->n_rois; q++) {
+    o->status[q] = 2;
+    snprintf(o->errors[q], 256, "%s", why);
+    o->roi_mean_r[q] = o->roi_median_r[q] = NAN;
+  }
+  for (long j = 0; j < o->n_vox; j++)
+    o->test_r[j] = o->test_r2[j] = o->best_lambda[j] = o->cv_best[j] = NAN;
+}
+
+vf_status sched_unit_run(const sched_plan *p, int unit, sched_unit_out *out) {
+  const sched_unit *u = &p->units[unit];
+  const cfg_ridge *rg = &p->points[u->sweep].ridge;
+  unit_data d = {0};
+  double t0 = vf_now();
+  vf_error_clear();
+  vf_status st = prepare(p, u, rg, &d);
+  if (st == VF_OK) st = fit(&d, rg, out);
+  unit_data_free(&d);
+  out->seconds = vf_now() - t0;
+  if (st == VF_E_INTERNAL) return st;
+  if (st != VF_OK) {
+    mark_failed(p, out, vf_error_message());
+    vf_log(VF_LOG_WARN, "unit %s x %s failed: %s", p->job->subjects[u->subject].id,
+           p->job->variants[u->variant].id, vf_error_message());
+    return VF_OK;
+  }
+  summarise(p, u->subject, out);
+  return VF_OK;
+}
