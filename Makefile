@@ -31,7 +31,7 @@ LIB = $(BUILD)/lib/libvoxfit.a
 BIN = $(BUILD)/bin/voxfit
 DEPS_OK = $(BUILD)/.deps-ok
 
-.PHONY: all deps demo check check-san tests bench clean
+.PHONY: all deps demo check check-san tests clean
 all: $(BIN)
 
 # Installs the Debian packages of configs/debian-packages.txt that are missing.
@@ -77,10 +77,7 @@ check: tests
 	@$(MAKE) --no-print-directory SAN=1 check-san
 
 check-san: tests
-	@sh tests/run.sh $(BUILD) --quick
-
-bench: $(BIN)
-	@sh tests/bench.sh $(BUILD)
+	@sh tests/run.sh $(BUILD)
 
 clean:
 	rm -rf build build-san
