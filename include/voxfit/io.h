@@ -123,6 +123,7 @@ typedef struct {
   int *voxel_subject, *voxel_roi, *voxel_index; /* n_vox */
   float *voxel_xyz;              /* 3 * n_vox */
   int save_cv_scores;
+  long *weight_len;              /* n_variants, or NULL: no weights */
   const char *job_name, *job_file, *job_yaml, *job_hash;
 } io_results_layout;
 
@@ -134,6 +135,7 @@ typedef struct {
   long vox0, n_vox;
   const double *test_r, *test_r2, *best_lambda, *cv_best;
   const float *cv_scores;        /* n_lambdas x n_vox or NULL */
+  const float *weights;          /* weight_len[variant] x n_vox or NULL */
   const int *status;             /* n_rois */
   const double *roi_mean_r, *roi_median_r;
   const int *roi_n_voxels, *roi_n_masked;

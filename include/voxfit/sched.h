@@ -43,6 +43,7 @@ typedef struct {
   long *n_train, *n_test;
   int n_units;
   sched_unit *units;
+  long *weight_len;             /* per variant when save_weights, else NULL */
 } sched_plan;
 
 /* Collective on comm: rank 0 reads the job file, every rank parses the
@@ -69,6 +70,8 @@ typedef struct {
   long n_vox;
   double *test_r, *test_r2, *best_lambda, *cv_best;
   float *cv_scores;
+  float *weights;     /* weight_len x n_vox (NaN-padded) or NULL */
+  long weight_len;
   int *status;
   double *roi_mean_r, *roi_median_r;
   int *roi_n_voxels, *roi_n_masked;

@@ -17,6 +17,8 @@ struct io_results {
   MPI_Comm comm;
   int ncid;
   int var[V_COUNT];
+  int *wvar;   /* per variant: weights variable, or -1 */
+  long *wlen;  /* per variant: its feature length */
   int n_rois, n_lambdas;
   char path[4096];
 };
@@ -100,6 +102,27 @@ static vf_status write_meta(const char *path, int ncid, const meta_var *mv,
   return VF_OK;
 }
 
+/* weights_<variant>(sweep, voxel, wfeat_<variant>): one per variant, as
+ * variants differ in their number of features. */
+static vf_status define_weights(io_results *r, const io_results_layout *L,
+                                int dsweep, int dvox) {
+  const char *path = r->path;
+  VF_CALL(vf_calloc((size_t)L->n_variants, sizeof(int), "weights ids", &r->wvar));
+  VF_CALL(vf_calloc((size_t)L->n_variants, sizeof(long), "weights sizes", &r->wlen));
+  for (int v = 0; v < L->n_variants; v++) {
+    r->wvar[v] = -1;
+    if (!L->weight_len) continue;
+    char dn[IO_NAME_LEN + 8], vn[IO_NAME_LEN + 16];
+    snprintf(dn, sizeof dn, "wfeat_%s", L->variant_ids[v]);
+    snprintf(vn, sizeof vn, "weights_%s", L->variant_ids[v]);
+    int dims[3] = {dsweep, dvox, 0};
+    VF_CALL(def_dim(path, r->ncid, dn, L->weight_len[v], &dims[2]));
+    VF_CALL(def_var(path, r->ncid, vn, NC_FLOAT, 3, dims, &r->wvar[v]));
+    r->wlen[v] = L->weight_len[v];
+  }
+  return VF_OK;
+}
+
 static vf_status define_all(io_results *r, const io_results_layout *L,
                             meta_var *mv, int *nmv) {
   const char *path = r->path;
@@ -149,6 +172,7 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
   VF_CALL(def_var(path, ncid, "roi_n_voxels", NC_INT, 4, uv, &v[V_NVOX]));
   VF_CALL(def_var(path, ncid, "roi_n_masked", NC_INT, 4, uv, &v[V_NMASK]));
   VF_CALL(def_var(path, ncid, "unit_seconds", NC_DOUBLE, 3, uv, &v[V_SECONDS]));
+  VF_CALL(define_weights(r, L, d[SW], d[VX]));
   char now[32];
   utc_now(now, sizeof now);
   VF_CALL(put_text_att(path, ncid, "voxfit_version", VF_VERSION));
@@ -222,6 +246,7 @@ vf_status io_results_create(MPI_Comm comm, const char *path,
   return VF_OK;
 fail:
   if (r && r->ncid >= 0) ncmpi_close(r->ncid);
+  if (r) vf_free(&r->wvar), vf_free(&r->wlen);
   vf_free(&r);
   return st;
 }
@@ -238,6 +263,10 @@ static vf_status put_unit_data(io_results *r, const io_unit_result *u) {
     MPI_Offset s4[4] = {u->sweep, u->variant, u->vox0, 0},
                c4[4] = {1, 1, u->n_vox, r->n_lambdas};
     NC(ncmpi_iput_vara_float(id, v[V_CVS], s4, c4, u->cv_scores, &req), "cv_scores");
+  }
+  if (r->wvar[u->variant] >= 0 && u->weights) {
+    MPI_Offset sw[3] = {u->sweep, u->vox0, 0}, cw[3] = {1, u->n_vox, r->wlen[u->variant]};
+    NC(ncmpi_iput_vara_float(id, r->wvar[u->variant], sw, cw, u->weights, &req), "weights");
   }
   MPI_Offset s4[4] = {u->sweep, u->subject, u->variant, 0}, c4[4] = {1, 1, 1, R};
   NC(ncmpi_iput_vara_double(id, v[V_MEAN], s4, c4, u->roi_mean_r, &req), "roi_mean_r");
@@ -306,6 +335,8 @@ vf_status io_results_close(io_results **rp, int complete) {
   if (err != NC_NOERR || cerr != NC_NOERR)
     st = vf_error(VF_E_IO, "%s: closing: %s", path,
                   ncmpi_strerror(err != NC_NOERR ? err : cerr));
+  vf_free(&r->wvar);
+  vf_free(&r->wlen);
   vf_free(rp);
   return st;
 }

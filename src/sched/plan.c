@@ -301,6 +301,25 @@ static vf_status make_units(sched_plan *p) {
   return VF_OK;
 }
 
+/* The weights' length per variant: the longest delayed feature set over
+ * the sweep points (shorter ones are NaN-padded in the file). CV curves
+ * need one lambda grid for the whole job. */
+static vf_status output_options(sched_plan *p) {
+  const cfg_job *j = p->job;
+  for (int i = 0; i < p->n_points && j->ridge.save_cv_scores; i++)
+    if (p->points[i].ridge.lambdas != j->ridge.lambdas)
+      return vf_error(VF_E_INPUT, "%s: ridge.save_cv_scores needs one lambda grid; it "
+                      "cannot be combined with a sweep over ridge.lambdas", j->path);
+  if (!j->ridge.save_weights) return VF_OK;
+  VF_CALL(vf_calloc((size_t)j->n_variants, sizeof(long), "weight sizes", &p->weight_len));
+  for (int v = 0; v < j->n_variants; v++)
+    for (int i = 0; i < p->n_points; i++) {
+      long len = p->n_feat[v] * p->points[i].ridge.n_delays;
+      if (len > p->weight_len[v]) p->weight_len[v] = len;
+    }
+  return VF_OK;
+}
+
 static vf_status build(sched_plan *p) {
   int S = p->job->n_subjects;
   VF_CALL(make_points(p));
@@ -312,6 +331,7 @@ static vf_status build(sched_plan *p) {
   VF_CALL(vf_calloc((size_t)S, sizeof(long), "rows", &p->n_train));
   VF_CALL(vf_calloc((size_t)S, sizeof(long), "rows", &p->n_test));
   for (int s = 0; s < S; s++) VF_CALL(make_rows(p, s));
+  VF_CALL(output_options(p));
   VF_CALL(make_units(p));
   return VF_OK;
 }
@@ -354,6 +374,7 @@ void sched_plan_destroy(sched_plan **pp) {
   vf_free(&p->vox_roi);
   vf_free(&p->vox_subject);
   vf_free(&p->units);
+  vf_free(&p->weight_len);
   cfg_job_destroy(&p->job);
   vf_free(pp);
 }

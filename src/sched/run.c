@@ -78,10 +78,8 @@ vf_status sched_results_layout(const sched_plan *p, io_results_layout *L) {
     for (int c = 0; c < 3; c++)
       L->voxel_xyz[3 * k + c] = r->xyz ? (float)r->xyz[3 * p->vox_index[k] + c] : NAN;
   }
-  /* CV curves only when every point shares the base grid */
   L->save_cv_scores = j->ridge.save_cv_scores;
-  for (int i = 0; i < p->n_points; i++)
-    if (p->points[i].ridge.lambdas != j->ridge.lambdas) L->save_cv_scores = 0;
+  L->weight_len = p->weight_len;
   L->job_name = j->name, L->job_file = j->path, L->job_yaml = j->text, L->job_hash = j->hash;
   return VF_OK;
 }
@@ -98,7 +96,7 @@ static io_unit_result as_result(const sched_plan *p, int unit, const sched_unit_
   const sched_unit *u = &p->units[unit];
   io_unit_result r = {u->sweep, u->subject, u->variant, p->sub_vox0[u->subject],
                       o->n_vox, o->test_r, o->test_r2, o->best_lambda, o->cv_best,
-                      o->cv_scores, o->status, o->roi_mean_r, o->roi_median_r,
+                      o->cv_scores, o->weights, o->status, o->roi_mean_r, o->roi_median_r,
                       o->roi_n_voxels, o->roi_n_masked, o->errors, o->seconds};
   return r;
 }

@@ -24,6 +24,10 @@ vf_status sched_unit_out_create(const sched_plan *p, int unit,
   VF_TRY(vf_calloc((size_t)nv, sizeof(double), "CV scores", &o->cv_best));
   if (p->points[u->sweep].ridge.save_cv_scores)
     VF_TRY(vf_calloc((size_t)nv * m, sizeof(float), "CV curves", &o->cv_scores));
+  if (p->weight_len) {
+    o->weight_len = p->weight_len[u->variant];
+    VF_TRY(vf_calloc((size_t)nv * o->weight_len, sizeof(float), "weights", &o->weights));
+  }
   VF_TRY(vf_calloc((size_t)R, sizeof(int), "status", &o->status));
   VF_TRY(vf_calloc((size_t)R, sizeof(double), "ROI means", &o->roi_mean_r));
   VF_TRY(vf_calloc((size_t)R, sizeof(double), "ROI medians", &o->roi_median_r));
@@ -45,6 +49,7 @@ void sched_unit_out_destroy(sched_unit_out **op) {
   vf_free(&o->best_lambda);
   vf_free(&o->cv_best);
   vf_free(&o->cv_scores);
+  vf_free(&o->weights);
   vf_free(&o->status);
   vf_free(&o->roi_mean_r);
   vf_free(&o->roi_median_r);
@@ -261,16 +266,26 @@ fail:
   return st;
 }
 
+/* Weights of voxel j at out->weights[j * weight_len], NaN past pd. */
+static void copy_weights(const unit_data *d, const double *W, sched_unit_out *out) {
+  for (long j = 0; j < d->nv; j++)
+    for (long i = 0; i < out->weight_len; i++)
+      out->weights[j * out->weight_len + i] =
+          i < d->pd ? (float)W[j * d->pd + i] : NAN;
+}
+
 static vf_status fit(const unit_data *d, const cfg_ridge *rg, sched_unit_out *out) {
   vf_status st = VF_OK;
-  double *curves = NULL;
+  double *curves = NULL, *W = NULL;
   ridge_opts o = {rg->lambdas, rg->n_lambdas,
                   rg->score == CFG_SCORE_R2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R,
                   rg->lambda_per_voxel, 0};
   if (out->cv_scores)
     VF_TRY(vf_calloc((size_t)d->nv * rg->n_lambdas, sizeof(double), "CV curves", &curves));
+  if (out->weights)
+    VF_TRY(vf_calloc((size_t)d->nv * d->pd, sizeof(double), "weights", &W));
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
-                      curves, NULL, 0};
+                      curves, W, 0};
   if (rg->precision == CFG_PREC_SINGLE)
     VF_TRY(fit_single(d, &o, &res));
   else
@@ -278,8 +293,10 @@ static vf_status fit(const unit_data *d, const cfg_ridge *rg, sched_unit_out *ou
                           d->Xte, d->nte, d->Yte, d->valid, &o, &res));
   for (size_t i = 0; curves && i < (size_t)d->nv * rg->n_lambdas; i++)
     out->cv_scores[i] = (float)(d->valid[i / rg->n_lambdas] ? curves[i] : NAN);
+  if (W) copy_weights(d, W, out);
 fail:
   vf_free(&curves);
+  vf_free(&W);
   return st;
 }
 
