@@ -16,9 +16,9 @@ vf() {
   mpirun -np "$np" "$VOXFIT" "$@"
 }
 
-# tmpdir: a fresh temporary directory, removed at exit
-tmpdir() {
-  d=$(mktemp -d /tmp/voxfit-test.XXXXXX)
-  trap 'rm -rf "$d"' EXIT
-  echo "$d"
+# mktmp: sets TMP to a fresh temporary directory, removed at exit (call it
+# directly, not in $(...), or the trap fires in the subshell)
+mktmp() {
+  TMP=$(mktemp -d /tmp/voxfit-test.XXXXXX)
+  trap 'rm -rf "$TMP"' EXIT
 }

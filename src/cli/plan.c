@@ -64,12 +64,12 @@ static void report(const sched_plan *p, const plan_args *a) {
          p->n_units, p->n_points, p->job->n_subjects, p->job->n_variants, p->n_rois,
          p->sub_vox0[p->job->n_subjects]);
   printf("  total %.3g flop, %.3g GB read from the inputs\n", flops, bytes / 1e9);
-  printf("  largest unit %.3g flop, working memory %.3f GiB per rank (limit %.1f GiB)\n",
+  printf("  largest unit %.3g flop, working memory %.3g GiB per rank (limit %.3g GiB)\n",
          top, mem / 1073741824.0, a->mem_gib);
   printf("  results file %s: about %.1f MB\n", p->job->output, output_bytes(p) / 1e6);
   double per_rank = flops / a->ranks, wall = per_rank / (a->gflops * 1e9);
   if (top / (a->gflops * 1e9) > wall) wall = top / (a->gflops * 1e9);
-  printf("  estimated wall time on %d rank(s) at %.0f GFLOP/s each: %.1f s\n", a->ranks,
+  printf("  estimated wall time on %d rank(s) at %.3g GFLOP/s each: %.3g s\n", a->ranks,
          a->gflops, wall);
   if (!a->list) return;
   printf("\n  %-5s %-24s %-10s %-16s %10s %10s %10s\n", "unit", "sweep", "subject",
@@ -107,7 +107,7 @@ int cli_plan(int argc, char **argv) {
   if (rank == 0) report(p, &a);
   int code = CLI_EXIT_OK;
   if (mem > a.mem_gib * 1073741824.0) {
-    vf_error(VF_E_INPUT, "the largest unit needs %.2f GiB but a rank has %.2f GiB "
+    vf_error(VF_E_INPUT, "the largest unit needs %.3g GiB but a rank has %.3g GiB "
              "(--mem-per-rank); use more memory per rank or fewer voxels per subject",
              mem / 1073741824.0, a.mem_gib);
     cli_print_error("plan");

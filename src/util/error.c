@@ -10,10 +10,14 @@ static char trace_[2048];
 static vf_status code_ = VF_OK;
 
 vf_status vf_error(vf_status code, const char *fmt, ...) {
+  /* Format into a copy first: callers may wrap the current message
+   * (vf_error(st, "%s: %s", file, vf_error_message())). */
+  char tmp[sizeof msg_];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg_, sizeof msg_, fmt, ap);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
+  memcpy(msg_, tmp, sizeof msg_);
   trace_[0] = '\0';
   code_ = code;
   return code;

@@ -1,0 +1,180 @@
+#!/bin/sh
+# voxfit run on bad input, on 1 and 2 ranks (each under `timeout 60`; a hang
+# is a failure): a missing responses file, a NetCDF-4/HDF5 file, malformed
+# YAML, an unknown key, a features variable that does not exist,
+# leave-one-run-out without run labels, too many folds (more than the
+# training stimuli, or folds of one stimulus), a missing job file.
+# Each gets exit 2, exactly one voxfit line (the error, saying what is
+# wrong) and no results file. Then a unit that fails alone (one variant's
+# features hold a NaN): exit 1, the other units done, the broken ones
+# status 2 with a unit_error naming the file and variable, complete = 1.
+# Prints one PASS/FAIL line per check; exits 1 if any failed.
+# usage: sh tests/cli/test_errors.sh BUILD_DIR
+BUILD=${1:?usage: test_errors.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+. "$(dirname "$0")/../lib.sh"
+
+npass=0
+nfail=0
+pass() { npass=$((npass + 1)); echo "PASS errors: $*"; }
+fail() {
+  nfail=$((nfail + 1))
+  echo "FAIL errors: $*"
+  if [ -f "$T/out" ]; then
+    echo "  --- output of the last command (last 15 lines):"
+    tail -n 15 "$T/out" | sed 's/^/  | /'
+  fi
+}
+# ok STATUS NAME: PASS if STATUS is 0 (use: CONDITION; ok $? NAME)
+ok() {
+  st_=$1
+  shift
+  if [ "$st_" = 0 ]; then pass "$*"; else fail "$*"; fi
+}
+# x NP ARGS...: voxfit on NP ranks under timeout 60; output in $T/out, exit
+# code in $rc (124/137: it hung and was killed)
+x() {
+  np=$1
+  shift
+  timeout -k 5 60 mpirun -np "$np" "$VOXFIT" "$@" >"$T/out" 2>&1
+  rc=$?
+}
+has() { grep -q -e "$1" "$T/out"; }
+
+if [ ! -x "$VOXFIT" ]; then
+  echo "FAIL errors: no $VOXFIT (build it first)"
+  exit 1
+fi
+mktmp
+T=$TMP
+D=$T/data
+
+x 1 gen --preset demo --out "$D" --seed 5
+ok "$rc" "gen --preset demo exits 0"
+if [ ! -f "$D/job.yaml" ]; then
+  fail "gen wrote no job.yaml; giving up"
+  exit 1
+fi
+
+# bad NAME SED PATTERN...: a copy of job.yaml edited by SED, with its own
+# output file, run on 1 and 2 ranks: exit 2, one voxfit line, that line is
+# an error matching every PATTERN, no output file.
+bad() {
+  name=$1
+  sedexpr=$2
+  shift 2
+  job=$D/$name.yaml
+  res=$T/out-$name.nc
+  sed -e "s#^output: .*#output: $res#" -e "$sedexpr" "$D/job.yaml" >"$job"
+  cmp -s "$job" "$D/job.yaml" && fail "$name: the sed did not change the job"
+  for np in 1 2; do
+    rm -f "$res"
+    x "$np" run "$job"
+    case $rc in
+      124 | 137) fail "$name (np=$np): hung (killed after 60 s)"; continue ;;
+    esac
+    ok "$([ "$rc" = 2 ]; echo $?)" "$name (np=$np): exit 2 (got $rc)"
+    n=$(grep -c '^voxfit' "$T/out")
+    ok "$([ "$n" = 1 ]; echo $?)" "$name (np=$np): one voxfit line (got $n)"
+    line=$(grep '^voxfit' "$T/out" | head -n 1)
+    miss=""
+    for p in "error: " "$@"; do
+      printf '%s\n' "$line" | grep -q -e "$p" || miss="$miss '$p'"
+    done
+    ok "$([ -z "$miss" ]; echo $?)" "$name (np=$np): the message says${miss:+ (missing:$miss)}: $line"
+    [ ! -e "$res" ]
+    ok $? "$name (np=$np): no results file"
+  done
+}
+
+bad missing-responses 's#sub-02\.nc#sub-77.nc#' "$D/sub-77.nc" 'no such file'
+
+nccopy -k nc4 "$D/sub-01.nc" "$D/sub-01-h5.nc"
+ok $? "nccopy -k nc4 makes an HDF5 copy"
+bad hdf5 's#responses: sub-01\.nc#responses: sub-01-h5.nc#' \
+  'sub-01-h5.nc' 'HDF5' 'nccopy -k cdf5'
+
+# line 14 is "rois: all"; an unclosed flow sequence
+grep -n '^rois: all$' "$D/job.yaml" | grep -q '^14:' || fail "job.yaml changed: rois not on line 14"
+bad bad-yaml 's#^rois: all$#rois: [V1, V2#' 'bad-yaml\.yaml:[0-9][0-9]*:[0-9][0-9]*: ' 'YAML'
+
+bad unknown-key 's#^split: file#splitt: file#' \
+  'unknown-key\.yaml:[0-9][0-9]*:[0-9][0-9]*: ' 'splitt' "did you mean 'split'"
+
+bad no-variable 's#variable: uni_visual_l2#variable: uni_visual_l9#' \
+  'features\.nc' "uni_visual_l9"
+
+bad loro 's#cv: {scheme: kfold, folds: 5}#cv: {scheme: leave-one-run-out}#' \
+  "'run'" 'leave-one-run-out'
+
+# more folds than training stimuli: the message gives both numbers
+ntrain=$(sed -n 's/^stimuli: {train: \([0-9]*\),.*/\1/p' "$D/truth.yaml")
+[ -n "$ntrain" ] || fail "no training count in truth.yaml"
+bad too-many-folds 's#folds: 5#folds: 500#' '500 fold' "$ntrain" 'sub-01\.nc'
+# fewer folds than stimuli, but some folds get a single stimulus
+bad tiny-folds 's#folds: 5#folds: 200#' 'fold' 'fewer folds'
+
+for np in 1 2; do
+  x "$np" run "$D/no-such-job.yaml"
+  [ "$rc" = 2 ] && [ "$(grep -c '^voxfit' "$T/out")" = 1 ] && has 'error: .*no-such-job\.yaml'
+  ok $? "missing job file (np=$np): exit 2 and one line naming it (got $rc)"
+done
+
+# ---- a unit that fails alone ----------------------------------------------
+cp "$D/features.nc" "$D/features-nan.nc"
+"$PY" - "$D/features-nan.nc" <<'EOF'
+import sys, netCDF4
+ds = netCDF4.Dataset(sys.argv[1], "r+")
+ds["uni_visual_l2"][3, 5] = float("nan")      # stimulus 3 is a training row
+ds.close()
+EOF
+ok $? "python3 puts a NaN into uni_visual_l2 of a copy of features.nc"
+res=$T/out-nan.nc
+sed -e "s#^output: .*#output: $res#" -e 's#features: features\.nc#features: features-nan.nc#' \
+  "$D/job.yaml" >"$D/nan.yaml"
+for np in 1 2; do
+  rm -f "$res"
+  x "$np" run "$D/nan.yaml"
+  case $rc in
+    124 | 137) fail "NaN features (np=$np): hung (killed after 60 s)"; continue ;;
+  esac
+  ok "$([ "$rc" = 1 ]; echo $?)" "NaN features (np=$np): exit 1 (got $rc)"
+  has 'uni_visual_l2'
+  ok $? "NaN features (np=$np): the failure is reported on the terminal"
+  "$PY" - "$res" <<'EOF' >"$T/py" 2>&1
+import sys, netCDF4, numpy as np
+ds = netCDF4.Dataset(sys.argv[1]); ds.set_auto_mask(False)
+ids = list(netCDF4.chartostring(ds["variant_id"][:]))
+bad = ids.index("uni-vis-l2")
+st = ds["unit_status"][:]                      # sweep, subject, variant, roi
+err = netCDF4.chartostring(ds["unit_error"][:]) # sweep, subject, variant, roi
+others = np.delete(st, bad, axis=2)
+checks = [
+    ("the other variants' units have status 1", (others == 1).all()),
+    ("the broken variant's units have status 2", (st[:, :, bad] == 2).all()),
+    ("its unit_error names the file and variable",
+     all("features-nan.nc" in e and "uni_visual_l2" in e for e in err[:, :, bad].ravel())),
+    ("the other units have no unit_error",
+     all(e == "" for e in np.delete(err, bad, axis=2).ravel())),
+    ("complete = 1", int(ds.getncattr("complete")) == 1),
+    ("the other variants' test_r are finite",
+     np.isfinite(np.delete(ds["test_r"][:], bad, axis=1)).all()),
+]
+for name, good in checks:
+    print(("PASS " if good else "FAIL ") + name)
+    if not good and "unit_error" in name:
+        print("  unit_error:", sorted(set(err[:, :, bad].ravel())))
+EOF
+  pyrc=$?
+  while IFS= read -r l; do
+    case $l in
+      "PASS "*) pass "NaN features (np=$np): ${l#PASS }" ;;
+      "FAIL "*) fail "NaN features (np=$np): ${l#FAIL }" ;;
+      *) echo "  $l" ;;
+    esac
+  done <"$T/py"
+  [ "$pyrc" = 0 ] || fail "NaN features (np=$np): reading $res failed (python exit $pyrc)"
+done
+
+echo "errors: $npass passed, $nfail failed"
+[ "$nfail" = 0 ]

@@ -1,0 +1,182 @@
+#!/bin/sh
+# voxfit plan on the generated demo study: exit 0 and the report (12 units,
+# total flop, working memory, results size, estimated wall time), printed
+# once on 2 ranks, no results file written; --units lists the 12 units;
+# --mem-per-rank below the largest unit's need is refused (exit 2, a message
+# about memory); --ranks 2 roughly halves the estimated time; a sweep
+# multiplies the units; bad options exit 2.
+# Prints one PASS/FAIL line per check; exits 1 if any failed.
+# usage: sh tests/cli/test_plan.sh BUILD_DIR
+BUILD=${1:?usage: test_plan.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+. "$(dirname "$0")/../lib.sh"
+
+npass=0
+nfail=0
+pass() { npass=$((npass + 1)); echo "PASS plan: $*"; }
+fail() {
+  nfail=$((nfail + 1))
+  echo "FAIL plan: $*"
+  if [ -f "$T/out" ]; then
+    echo "  --- output of the last command (last 15 lines):"
+    tail -n 15 "$T/out" | sed 's/^/  | /'
+  fi
+}
+# ok STATUS NAME: PASS if STATUS is 0 (use: CONDITION; ok $? NAME)
+ok() {
+  st_=$1
+  shift
+  if [ "$st_" = 0 ]; then pass "$*"; else fail "$*"; fi
+}
+# x NP ARGS...: voxfit on NP ranks under timeout 60; output in $T/out, exit
+# code in $rc
+x() {
+  np=$1
+  shift
+  timeout -k 5 60 mpirun -np "$np" "$VOXFIT" "$@" >"$T/out" 2>&1
+  rc=$?
+}
+has() { grep -q -e "$1" "$T/out"; }
+count() { grep -c -e "$1" "$T/out"; }
+# the estimated wall time in seconds of the last report
+est() { sed -n 's/.*estimated wall time on \([0-9]*\) rank(s).*: \([0-9.eE+-]*\) s$/\2/p' "$T/out"; }
+# ratio A B: A / B with 3 decimals (awk), empty if B is 0 or missing
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b + 0 > 0) printf "%.3f", a / b }'; }
+# within X LO HI: LO <= X <= HI
+within() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x != "" && x + 0 >= lo && x + 0 <= hi) }'; }
+
+if [ ! -x "$VOXFIT" ]; then
+  echo "FAIL plan: no $VOXFIT (build it first)"
+  exit 1
+fi
+mktmp
+T=$TMP
+D=$T/data
+
+x 1 gen --preset demo --out "$D" --seed 11
+ok "$rc" "gen --preset demo exits 0"
+if [ ! -f "$D/job.yaml" ]; then
+  fail "gen wrote no job.yaml; giving up"
+  exit 1
+fi
+JOB=$D/job.yaml
+
+# ---- the report -------------------------------------------------------------
+x 1 plan "$JOB"
+ok "$rc" "plan job.yaml: exit 0 (got $rc)"
+has '^  12 units = 1 sweep points x 3 subjects x 4 variants'
+ok $? "prints the unit count: 12 units = 1 x 3 x 4"
+has '^  total [0-9.e+]* flop'
+ok $? "prints the total flop"
+has 'working memory [0-9.]* GiB per rank'
+ok $? "prints the working memory"
+has 'results file .*results\.nc: about [0-9.]* MB'
+ok $? "prints the results file and its size"
+has '^  estimated wall time on 1 rank(s) at 20 GFLOP/s each: [0-9.]* s$'
+ok $? "prints the estimated time (1 rank, 20 GFLOP/s)"
+flop=$(sed -n 's/^  total \([0-9.e+]*\) flop.*/\1/p' "$T/out")
+within "$flop" 1e6 1e13
+ok $? "the total flop is plausible for the demo ($flop)"
+mb=$(sed -n 's/.*results file .*: about \([0-9.]*\) MB$/\1/p' "$T/out")
+within "$mb" 0.1 100
+ok $? "the results size is plausible for the demo ($mb MB)"
+[ ! -e "$D/results.nc" ]
+ok $? "plan writes no results file"
+
+x 2 plan "$JOB"
+[ "$rc" = 0 ] && [ "$(count ' units = ')" = 1 ]
+ok $? "plan on 2 ranks: exit 0, the report printed once"
+
+# ---- --units ----------------------------------------------------------------
+x 1 plan "$JOB" --units
+ok "$rc" "--units: exit 0 (got $rc)"
+n=$(grep -c -E '^  [0-9]+ +base +sub-0[123] +(mm|uni)-vis-l[12] +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$T/out")
+[ "$n" = 12 ]
+ok $? "--units lists 12 units (got $n)"
+miss=""
+for s in sub-01 sub-02 sub-03; do
+  for v in mm-vis-l1 uni-vis-l1 mm-vis-l2 uni-vis-l2; do
+    [ "$(grep -c -E "^  [0-9]+ +base +$s +$v " "$T/out")" = 1 ] || miss="$miss $s/$v"
+  done
+done
+[ -z "$miss" ]
+ok $? "--units lists every (subject, variant) once${miss:+ (not once:$miss)}"
+ids=$(sed -n 's/^  \([0-9][0-9]*\)  *base .*/\1/p' "$T/out" | sort -n | tr '\n' ' ')
+[ "$ids" = "0 1 2 3 4 5 6 7 8 9 10 11 " ]
+ok $? "--units numbers the units 0..11 (got $ids)"
+# the units' Gflop add up to the total
+sum=$(awk '$2 == "base" { s += $5 } END { printf "%.6g", s * 1e9 }' "$T/out")
+r=$(ratio "$sum" "$flop")
+within "$r" 0.99 1.01
+ok $? "the units' Gflop add up to the total flop ($sum vs $flop)"
+
+# ---- --mem-per-rank ---------------------------------------------------------
+x 1 plan "$JOB" --mem-per-rank 0.000001
+ok "$([ "$rc" = 2 ]; echo $?)" "--mem-per-rank 0.000001: exit 2 (got $rc)"
+line=$(grep 'error: ' "$T/out")
+printf '%s\n' "$line" | grep -q -i 'mem' && printf '%s\n' "$line" | grep -q -e '--mem-per-rank'
+ok $? "--mem-per-rank 0.000001: the error is about memory and names --mem-per-rank: $line"
+[ "$(count 'error: ')" = 1 ]
+ok $? "--mem-per-rank 0.000001: one error line"
+# the message's two amounts (need, limit) must show need > limit
+need=$(printf '%s\n' "$line" | sed -n 's/.*needs \([0-9.eE+-]*\) \([KMG]i*B\).*/\1 \2/p')
+have=$(printf '%s\n' "$line" | sed -n 's/.*has \([0-9.eE+-]*\) \([KMG]i*B\).*/\1 \2/p')
+[ -n "$need" ] && [ -n "$have" ] && [ "$need" != "$have" ]
+ok $? "--mem-per-rank 0.000001: the message's amounts differ (needs '$need', has '$have')"
+x 2 plan "$JOB" --mem-per-rank 0.000001
+[ "$rc" = 2 ] && [ "$(count 'error: ')" = 1 ]
+ok $? "--mem-per-rank on 2 ranks: exit 2, one error line (got $rc)"
+x 1 plan "$JOB" --mem-per-rank 1
+ok "$rc" "--mem-per-rank 1 (GiB, enough): exit 0 (got $rc)"
+
+# ---- --ranks ----------------------------------------------------------------
+# at 0.1 GFLOP/s the estimates have enough digits to compare
+x 1 plan "$JOB" --gflops 0.1
+t1=$(est)
+x 1 plan "$JOB" --gflops 0.1 --ranks 2
+t2=$(est)
+has 'estimated wall time on 2 rank(s)'
+ok $? "--ranks 2: the estimate is for 2 ranks"
+r=$(ratio "$t1" "$t2")
+within "$r" 1.6 2.4
+ok $? "--ranks 2 roughly halves the estimated time ($t1 s -> $t2 s, ratio $r)"
+x 1 plan "$JOB" --gflops 0.1 --ranks 4
+t4=$(est)
+r=$(ratio "$t1" "$t4")
+within "$r" 2.5 4.4
+ok $? "--ranks 4 cuts the estimated time 3-4x ($t1 s -> $t4 s, ratio $r)"
+x 1 plan "$JOB" --gflops 0.2
+r=$(ratio "$t1" "$(est)")
+within "$r" 1.9 2.1
+ok $? "--gflops doubled halves the estimate (ratio $r)"
+# at the default 20 GFLOP/s the printed estimates of a small job still
+# differ between 1 and 2 ranks by about 2x
+x 1 plan "$JOB"
+d1=$(est)
+x 1 plan "$JOB" --ranks 2
+d2=$(est)
+r=$(ratio "$d1" "$d2")
+within "$r" 1.5 2.5
+ok $? "default GFLOP/s: --ranks 2 roughly halves the printed estimate ($d1 s -> $d2 s)"
+
+# ---- a sweep, bad options -----------------------------------------------------
+cp "$JOB" "$D/sweep.yaml"
+echo 'sweep: {ridge.delays: [[0], [0, 1]], ridge.cv.folds: [4, 5]}' >>"$D/sweep.yaml"
+x 1 plan "$D/sweep.yaml" --units
+[ "$rc" = 0 ] && has '^  48 units = 4 sweep points x 3 subjects x 4 variants'
+ok $? "a 2x2 sweep: 48 units"
+n=$(grep -c -E '^  [0-9]+ +ridge\.delays=' "$T/out")
+[ "$n" = 48 ]
+ok $? "a 2x2 sweep: --units lists 48 units with their sweep labels (got $n)"
+
+for bad in "--ranks 0" "--gflops -1" "--mem-per-rank 0" "--frobnicate"; do
+  # shellcheck disable=SC2086
+  x 1 plan "$JOB" $bad
+  [ "$rc" = 2 ] && has 'error: '
+  ok $? "plan $bad: exit 2 with an error (got $rc)"
+done
+x 1 plan
+ok "$([ "$rc" = 2 ]; echo $?)" "plan without a job: exit 2 (got $rc)"
+
+echo "plan: $npass passed, $nfail failed"
+[ "$nfail" = 0 ]

@@ -1,0 +1,200 @@
+#!/bin/sh
+# voxfit run, end to end: the generated demo study on 1 and 2 ranks (exit 0,
+# the summary table once, "results: PATH", the documented variables and
+# attributes of the results file); rerunning the same job onto its output;
+# another job onto that output refused (exit 2, file untouched) unless
+# --force; --help / --version / unknown commands.
+# Prints one PASS/FAIL line per check; exits 1 if any failed.
+# usage: sh tests/cli/test_run.sh BUILD_DIR
+BUILD=${1:?usage: test_run.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+. "$(dirname "$0")/../lib.sh"
+
+npass=0
+nfail=0
+pass() { npass=$((npass + 1)); echo "PASS run: $*"; }
+fail() {
+  nfail=$((nfail + 1))
+  echo "FAIL run: $*"
+  if [ -f "$T/out" ]; then
+    echo "  --- output of the last command (last 15 lines):"
+    tail -n 15 "$T/out" | sed 's/^/  | /'
+  fi
+}
+# check NAME CONDITION...: PASS if the command succeeds, else FAIL
+check() {
+  name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+# ok STATUS NAME: PASS if STATUS is 0 (use: CONDITION; ok $? NAME)
+ok() {
+  st_=$1
+  shift
+  if [ "$st_" = 0 ]; then pass "$*"; else fail "$*"; fi
+}
+# x NP ARGS...: voxfit on NP ranks (60 s at most), stdout+stderr in $T/out,
+# exit code in $rc (124: it hung)
+x() {
+  np=$1
+  shift
+  timeout -k 5 60 mpirun -np "$np" "$VOXFIT" "$@" >"$T/out" 2>&1
+  rc=$?
+}
+has() { grep -q -e "$1" "$T/out"; }
+count() { grep -c -e "$1" "$T/out"; }
+attr() { # attr FILE NAME: a global attribute's value as ncdump -h shows it
+  ncdump -h "$1" | sed -n "s/^[[:space:]]*:$2 = \(.*\) ;\$/\1/p" | tr -d '"'
+}
+
+if [ ! -x "$VOXFIT" ]; then
+  echo "FAIL run: no $VOXFIT (build it first)"
+  exit 1
+fi
+mktmp
+T=$TMP
+D=$T/data
+
+x 1 gen --preset demo --out "$D" --seed 7
+check "gen --preset demo exits 0" [ "$rc" = 0 ]
+if [ ! -f "$D/job.yaml" ]; then
+  fail "gen wrote no job.yaml; giving up"
+  exit 1
+fi
+
+# ---- the demo job on 1 and 2 ranks ---------------------------------------
+# run from another folder: the job's relative paths are its own folder's
+mkdir -p "$T/cwd"
+cd "$T/cwd" || exit 2
+for np in 1 2; do
+  rm -f "$D/results.nc"
+  x "$np" run "$D/job.yaml"
+  check "np=$np: exit 0" [ "$rc" = 0 ]
+  check "np=$np: table header names the ROIs" \
+    grep -q -E '^subject +variant +V1 +V2 +V3 +V4 +LOC +FFA' "$T/out"
+  check "np=$np: header printed once" [ "$(count '^subject  *variant ')" = 1 ]
+  rows=$(grep -c -E '^sub-0[123] +(mm|uni)-vis-l[12]( +-?[0-9]+\.[0-9]{3}){10}$' "$T/out")
+  check "np=$np: 12 rows (3 subjects x 4 variants) of 10 ROI means (got $rows)" [ "$rows" = 12 ]
+  for s in sub-01 sub-02 sub-03; do
+    for v in mm-vis-l1 uni-vis-l1 mm-vis-l2 uni-vis-l2; do
+      n=$(grep -c -E "^$s +$v " "$T/out")
+      [ "$n" = 1 ] || fail "np=$np: row $s x $v printed $n times"
+    done
+  done
+  check "np=$np: no FAILED unit in the table" sh -c "! grep -q FAILED '$T/out'"
+  path=$(sed -n 's/^results: \(.*\)$/\1/p' "$T/out")
+  check "np=$np: prints 'results: PATH' once" [ "$(count '^results: ')" = 1 ]
+  [ -n "$path" ] && [ -f "$path" ]; ok $? "np=$np: PATH ($path) exists from the caller's folder"
+  check "np=$np: PATH is the job's output ($D/results.nc)" [ -f "$D/results.nc" ]
+  # the table's numbers are the file's roi_mean_r
+  if "$PY" - "$D/results.nc" "$T/out" <<'EOF'
+import sys, re, netCDF4, numpy as np
+ds = netCDF4.Dataset(sys.argv[1]); ds.set_auto_mask(False)
+m = ds["roi_mean_r"][0]                       # subject x variant x roi
+rows = [l.split() for l in open(sys.argv[2])
+        if re.match(r"^sub-0[123] +(mm|uni)-vis-l[12] ", l)]
+subs = list(netCDF4.chartostring(ds["subject_id"][:]))
+vars_ = list(netCDF4.chartostring(ds["variant_id"][:]))
+bad = 0
+for r in rows:
+    s, v = subs.index(r[0]), vars_.index(r[1])
+    printed = np.array([float(t) for t in r[2:]])
+    if not np.allclose(printed, m[s, v], atol=0.0005 + 1e-9):
+        print("  row", r[0], r[1], "printed", printed, "file", m[s, v]); bad = 1
+sys.exit(bad or len(rows) != 12)
+EOF
+  then pass "np=$np: the table's numbers are roi_mean_r of the file"
+  else fail "np=$np: the table's numbers are roi_mean_r of the file"; fi
+
+  ncdump -h "$D/results.nc" >"$T/header" 2>&1
+  miss=""
+  for v in subject_id variant_id variant_model variant_tower variant_training \
+           variant_layer roi_name sweep_label lambda pair_variants voxel_subject \
+           voxel_roi voxel_index voxel_xyz test_r test_r2 best_lambda cv_score \
+           unit_status unit_error roi_mean_r roi_median_r roi_n_voxels \
+           roi_n_masked unit_seconds; do
+    grep -q -E "^[[:space:]]+[a-z]+ $v\(" "$T/header" || miss="$miss $v"
+  done
+  check "np=$np: ncdump -h shows every documented variable${miss:+ (missing:$miss)}" [ -z "$miss" ]
+  check "np=$np: test_r is (sweep, variant, voxel)" \
+    grep -q 'double test_r(sweep, variant, voxel)' "$T/header"
+  check "np=$np: unit_status is (sweep, subject, variant, roi)" \
+    grep -q 'int unit_status(sweep, subject, variant, roi)' "$T/header"
+  check "np=$np: dimensions sweep=1 subject=3 variant=4 roi=10" \
+    sh -c "grep -q 'sweep = 1 ;' '$T/header' && grep -q 'subject = 3 ;' '$T/header' &&
+           grep -q 'variant = 4 ;' '$T/header' && grep -q 'roi = 10 ;' '$T/header'"
+  check "np=$np: complete = 1" [ "$(attr "$D/results.nc" complete)" = 1 ]
+  check "np=$np: n_ranks = $np" [ "$(attr "$D/results.nc" n_ranks)" = "$np" ]
+  check "np=$np: n_pairs = 2" [ "$(attr "$D/results.nc" n_pairs)" = 2 ]
+  for a in voxfit_version job_name job_file job_yaml job_hash started finished; do
+    grep -q -E "^[[:space:]]+:$a = " "$T/header" || fail "np=$np: no global attribute $a"
+  done
+  st=$(ncdump -v unit_status "$D/results.nc" | sed -n '/^ unit_status =/,/;/p' |
+       tr -c '0-9\n' ' ' | tr ' ' '\n' | grep -v '^$' | sort | uniq -c | tr -s ' ')
+  check "np=$np: all 120 unit_status are 1 (got:$st)" [ "$st" = " 120 1" ]
+done
+
+# ---- rerun, another job, --force -----------------------------------------
+out=$D/results.nc
+hash1=$(attr "$out" job_hash)
+x 2 run "$D/job.yaml" --quiet
+check "rerun of the same job onto its output: exit 0" [ "$rc" = 0 ]
+[ -n "$hash1" ] && [ "$(attr "$out" job_hash)" = "$hash1" ]; ok $? "rerun: same job_hash ($hash1)"
+check "rerun: complete = 1" [ "$(attr "$out" complete)" = 1 ]
+
+sed 's/folds: 5/folds: 4/' "$D/job.yaml" >"$D/job4.yaml"
+sum1=$(cksum <"$out")
+x 2 run "$D/job4.yaml"
+check "another job onto the same output: exit 2 (got $rc)" [ "$rc" = 2 ]
+check "another job: the message names the file" has "error: .*results.nc"
+check "another job: the message names --force" has "error: .*--force"
+check "another job: the message is printed once" [ "$(count 'error: ')" = 1 ]
+check "another job: the file is left untouched" [ "$(cksum <"$out")" = "$sum1" ]
+check "another job: job_hash unchanged" [ "$(attr "$out" job_hash)" = "$hash1" ]
+x 1 run "$D/job4.yaml" --quiet
+check "another job on 1 rank: exit 2 too" [ "$rc" = 2 ]
+
+x 2 run "$D/job4.yaml" --force
+check "another job with --force: exit 0 (got $rc)" [ "$rc" = 0 ]
+hash2=$(attr "$out" job_hash)
+[ -n "$hash2" ] && [ "$hash2" != "$hash1" ]
+ok $? "--force: the file holds the new job (job_hash $hash2 != $hash1)"
+check "--force: complete = 1" [ "$(attr "$out" complete)" = 1 ]
+check "--force: the job_yaml is the new job's" sh -c "ncdump -h '$out' | grep -q 'folds: 4'"
+
+printf 'not a results file\n' >"$T/junk.nc"
+sed "s#^output: .*#output: $T/junk.nc#" "$D/job.yaml" >"$D/junk.yaml"
+x 1 run "$D/junk.yaml"
+check "output is some other file: exit 2 (got $rc)" [ "$rc" = 2 ]
+check "output is some other file: left untouched" \
+  [ "$(cat "$T/junk.nc")" = "not a results file" ]
+
+# ---- help, version, unknown command ---------------------------------------
+for c in run plan validate gen; do
+  x 1 "$c" --help
+  [ "$rc" = 0 ] && has "usage: voxfit $c"; ok $? "$c --help: exit 0 and a usage line"
+done
+x 1 --help
+[ "$rc" = 0 ] && has '^usage: voxfit' && has '^  run ' && has '^  plan '
+ok $? "voxfit --help: exit 0 and a usage line listing the commands"
+x 2 --help
+[ "$rc" = 0 ] && [ "$(count '^usage: voxfit')" = 1 ]; ok $? "voxfit --help on 2 ranks: printed once"
+x 1 --version
+ver=$(attr "$out" voxfit_version)
+[ "$rc" = 0 ] && has "^voxfit $ver\$"; ok $? "voxfit --version: exit 0, prints 'voxfit $ver'"
+check "voxfit --version: a version number" has '^voxfit [0-9][0-9]*\.[0-9][0-9]*'
+x 1 frobnicate
+check "unknown command: exit 2 (got $rc)" [ "$rc" = 2 ]
+check "unknown command: names it" has "unknown command 'frobnicate'"
+x 1
+check "no command: exit 2 (got $rc)" [ "$rc" = 2 ]
+x 1 run
+check "run without a job: exit 2 (got $rc)" [ "$rc" = 2 ]
+x 1 run "$D/job.yaml" --frobnicate
+check "run with an unknown option: exit 2 (got $rc)" [ "$rc" = 2 ]
+x 1 run "$T/no-such-job.yaml"
+[ "$rc" = 2 ] && has 'error: .*no-such-job.yaml'
+ok $? "run of a missing job file: exit 2 naming it (got $rc)"
+
+echo "run: $npass passed, $nfail failed"
+[ "$nfail" = 0 ]
