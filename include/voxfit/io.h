@@ -64,7 +64,7 @@ typedef enum { IO_CDF1 = 1, IO_CDF2 = 2, IO_CDF5 = 5 } io_format;
 
 /* Creates a features file holding n_vars variables, each (stimulus,
  * feat_<name>) float, with attributes. Then write each with
- * io_features_write_var. Collective on comm. */
+ * io_features_write_rows. Collective on comm. */
 typedef struct {
   char name[IO_NAME_LEN];
   long n_feat;
