@@ -25,6 +25,10 @@ void dsyrk_(const char *uplo, const char *trans, const la_int *n,
             const la_int *lda, const double *beta, double *c,
             const la_int *ldc);
 
+void ssyrk_(const char *uplo, const char *trans, const la_int *n,
+            const la_int *k, const float *alpha, const float *a,
+            const la_int *lda, const float *beta, float *c, const la_int *ldc);
+
 /* LAPACK */
 void dgesdd_(const char *jobz, const la_int *m, const la_int *n, double *a,
              const la_int *lda, double *s, double *u, const la_int *ldu,
@@ -51,6 +55,13 @@ void la_dgemm(char ta, char tb, long m, long n, long k, double alpha,
 void la_sgemm(char ta, char tb, long m, long n, long k, float alpha,
               const float *a, long lda, const float *b, long ldb, float beta,
               float *c, long ldc);
+
+/* C = alpha A^T A + beta C (lower triangle), A k x n with leading
+ * dimension lda. */
+void la_dsyrk_t(long n, long k, double alpha, const double *a, long lda,
+                double beta, double *c, long ldc);
+void la_ssyrk_t(long n, long k, float alpha, const float *a, long lda,
+                float beta, float *c, long ldc);
 
 /* Thin SVD of A (m x n, overwritten): A = U diag(s) Vt with
  * r = min(m, n): U m x r, s r, Vt r x n. */

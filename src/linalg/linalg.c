@@ -24,6 +24,20 @@ void la_sgemm(char ta, char tb, long m, long n, long k, float alpha,
   sgemm_(&ta, &tb, &im, &in, &ik, &alpha, a, &ia, b, &ib, &beta, c, &ic);
 }
 
+void la_dsyrk_t(long n, long k, double alpha, const double *a, long lda,
+                double beta, double *c, long ldc) {
+  if (n <= 0) return;
+  la_int in = (la_int)n, ik = (la_int)k, ia = (la_int)lda, ic = (la_int)ldc;
+  dsyrk_("L", "T", &in, &ik, &alpha, a, &ia, &beta, c, &ic);
+}
+
+void la_ssyrk_t(long n, long k, float alpha, const float *a, long lda,
+                float beta, float *c, long ldc) {
+  if (n <= 0) return;
+  la_int in = (la_int)n, ik = (la_int)k, ia = (la_int)lda, ic = (la_int)ldc;
+  ssyrk_("L", "T", &in, &ik, &alpha, a, &ia, &beta, c, &ic);
+}
+
 /* One macro body for both precisions: workspace query, then the call. */
 #define SVD_BODY(T, FN)                                                      \
   if (m <= 0 || n <= 0)                                                      \

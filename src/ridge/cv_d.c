@@ -9,4 +9,5 @@
 #define FN(x) x##_d
 #define GEMM la_dgemm
 #define SVD la_dsvd
+#define SYRK la_dsyrk_t
 #include "cv.inc"

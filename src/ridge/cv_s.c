@@ -9,4 +9,5 @@
 #define FN(x) x##_s
 #define GEMM la_sgemm
 #define SVD la_ssvd
+#define SYRK la_ssyrk_t
 #include "cv.inc"

@@ -20,7 +20,7 @@ One "unit" is (subject, variant, ridge settings):
     kfold labels with xoshiro256** seeded by splitmix64;
   * CV: sklearn Ridge(alpha, fit_intercept=False, solver='svd') per fold and
     lambda, Pearson r or R^2 (fold's own mean) per voxel, mean over folds;
-  * lambda per voxel: best mean CV score, ties to the larger lambda; shared
+  * lambda per voxel: best mean CV score, ties (within 1e-9) to the larger lambda; shared
     lambda: best mean over (unmasked) voxels of the mean CV score;
   * refit on all training rows with each voxel's lambda, test r and R^2.
 """
@@ -167,10 +167,13 @@ def _ridge(alpha):
 
 
 def argmax_last(a, axis=-1):
-    """Index of the maximum, ties to the largest index."""
-    a = np.asarray(a)
-    rev = np.flip(a, axis=axis)
-    return a.shape[axis] - 1 - np.argmax(rev, axis=axis)
+    """Index of the maximum; scores within 1e-9 * max(1, |best|) of the best
+    are ties (docs/method.md), and ties go to the largest index."""
+    a = np.moveaxis(np.asarray(a, float), axis, -1)
+    top = a.max(axis=-1, keepdims=True)
+    tied = a >= top - 1e-9 * np.maximum(1.0, np.abs(top))
+    idx = a.shape[-1] - 1 - np.argmax(np.flip(tied, axis=-1), axis=-1)
+    return idx
 
 
 # ---- the unit -------------------------------------------------------------
