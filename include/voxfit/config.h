@@ -18,6 +18,7 @@ typedef enum { CFG_CV_KFOLD, CFG_CV_LEAVE_ONE_RUN_OUT, CFG_CV_SHUFFLED } cfg_cv_
 typedef enum { CFG_SCORE_R, CFG_SCORE_R2 } cfg_score;
 typedef enum { CFG_STD_NONE, CFG_STD_CENTER, CFG_STD_ZSCORE } cfg_std;
 typedef enum { CFG_PREC_DOUBLE, CFG_PREC_SINGLE } cfg_precision;
+typedef enum { CFG_SOLVER_AUTO, CFG_SOLVER_SVD, CFG_SOLVER_EIGEN } cfg_solver;
 
 typedef struct {
   char id[CFG_ID_LEN];
@@ -60,6 +61,7 @@ typedef struct {
   cfg_std std_responses; /* default zscore */
   int std_per_run;   /* standardise within each run (needs run labels); default 0 */
   cfg_precision precision;   /* default double */
+  cfg_solver solver;         /* default auto: svd when n >= p, eigen otherwise */
   int lambda_per_voxel;      /* default 1; 0: one lambda shared by all voxels */
   int save_weights;          /* default 0 */
   int save_cv_scores;        /* default 0 */

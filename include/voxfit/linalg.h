@@ -38,6 +38,12 @@ void sgesdd_(const char *jobz, const la_int *m, const la_int *n, float *a,
              const la_int *lda, float *s, float *u, const la_int *ldu,
              float *vt, const la_int *ldvt, float *work, const la_int *lwork,
              la_int *iwork, la_int *info);
+void dsyevd_(const char *jobz, const char *uplo, const la_int *n, double *a,
+             const la_int *lda, double *w, double *work, const la_int *lwork,
+             la_int *iwork, const la_int *liwork, la_int *info);
+void ssyevd_(const char *jobz, const char *uplo, const la_int *n, float *a,
+             const la_int *lda, float *w, float *work, const la_int *lwork,
+             la_int *iwork, const la_int *liwork, la_int *info);
 void dpotrf_(const char *uplo, const la_int *n, double *a, const la_int *lda,
              la_int *info);
 void dpotrs_(const char *uplo, const la_int *n, const la_int *nrhs,
@@ -63,9 +69,20 @@ void la_dsyrk_t(long n, long k, double alpha, const double *a, long lda,
 void la_ssyrk_t(long n, long k, float alpha, const float *a, long lda,
                 float beta, float *c, long ldc);
 
+/* C = alpha A A^T + beta C (lower triangle), A n x k. */
+void la_dsyrk_n(long n, long k, double alpha, const double *a, long lda,
+                double beta, double *c, long ldc);
+void la_ssyrk_n(long n, long k, float alpha, const float *a, long lda,
+                float beta, float *c, long ldc);
+
 /* Thin SVD of A (m x n, overwritten): A = U diag(s) Vt with
  * r = min(m, n): U m x r, s r, Vt r x n. */
 vf_status la_dsvd(double *a, long m, long n, double *u, double *s, double *vt);
 vf_status la_ssvd(float *a, long m, long n, float *u, float *s, float *vt);
+
+/* Eigendecomposition of the symmetric A (n x n, lower triangle used,
+ * overwritten by the eigenvectors), eigenvalues ascending in w. */
+vf_status la_deig(double *a, long n, double *w);
+vf_status la_seig(float *a, long n, float *w);
 
 #endif

@@ -15,6 +15,9 @@
 
 typedef enum { RIDGE_SCORE_R, RIDGE_SCORE_R2 } ridge_score;
 typedef enum { RIDGE_STD_NONE, RIDGE_STD_CENTER, RIDGE_STD_ZSCORE } ridge_std;
+/* Per-fold factorisation: auto = SVD when the fold has at least as many
+ * rows as features, eigendecomposition of the kernel X X^T otherwise. */
+typedef enum { RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN } ridge_solver;
 
 /* ---- folds ---------------------------------------------------------- */
 /* fold[i] in [0, k) for each of n training rows (in time order). */
@@ -59,6 +62,7 @@ typedef struct {
   ridge_score score;     /* CV criterion */
   int lambda_per_voxel;  /* 0: one lambda for all voxels (best mean score) */
   long vox_block;        /* voxels per block; 0 = default */
+  ridge_solver solver;
 } ridge_opts;
 
 typedef struct {     /* arrays sized by the caller; NULL = not wanted */

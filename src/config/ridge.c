@@ -30,6 +30,7 @@ static const char *const cv_names[] = {"kfold", "leave-one-run-out", "shuffled",
 static const char *const score_names[] = {"r", "r2", NULL};
 static const char *const std_names[] = {"none", "center", "zscore", NULL};
 static const char *const precision_names[] = {"double", "single", NULL};
+static const char *const solver_names[] = {"auto", "svd", "eigen", NULL};
 
 const char *cfg_cv_name(cfg_cv_scheme s) {
   return (unsigned)s < 3 ? cv_names[s] : "?";
@@ -58,6 +59,7 @@ static void defaults(draft *dr) {
   dr->r.delays[0] = 0;
   dr->r.n_delays = 1;
   dr->r.precision = CFG_PREC_DOUBLE;
+  dr->r.solver = CFG_SOLVER_AUTO;
   dr->r.lambda_per_voxel = 1;
 }
 
@@ -273,6 +275,14 @@ static vf_status set_precision(const yt_doc *d, yaml_node_t *n, const char *path
   return VF_OK;
 }
 
+static vf_status set_solver(const yt_doc *d, yaml_node_t *n, const char *path,
+                            draft *dr) {
+  int v = 0;
+  VF_CALL(yt_enum(d, n, path, solver_names, &v));
+  dr->r.solver = (cfg_solver)v;
+  return VF_OK;
+}
+
 static vf_status set_lambda_per_voxel(const yt_doc *d, yaml_node_t *n,
                                       const char *path, draft *dr) {
   return yt_bool(d, n, path, &dr->r.lambda_per_voxel);
@@ -307,6 +317,7 @@ static const struct {
     {"standardize.responses", set_std_responses, 1},
     {"standardize.per_run", set_std_per_run, 1},
     {"precision", set_precision, 1},
+    {"solver", set_solver, 1},
     {"lambda_per_voxel", set_lambda_per_voxel, 1},
     {"save_weights", set_save_weights, 0},
     {"save_cv_scores", set_save_cv_scores, 0},
@@ -315,7 +326,7 @@ static const struct {
 
 static const char *const ridge_keys[] = {
     "lambdas",   "cv",        "score",        "delays",         "standardize",
-    "precision", "lambda_per_voxel", "save_weights", "save_cv_scores", NULL};
+    "precision", "solver", "lambda_per_voxel", "save_weights", "save_cv_scores", NULL};
 
 static setter find_setter(const char *key) {
   for (int i = 0; i < N_SETTINGS; i++)

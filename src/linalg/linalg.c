@@ -38,6 +38,20 @@ void la_ssyrk_t(long n, long k, float alpha, const float *a, long lda,
   ssyrk_("L", "T", &in, &ik, &alpha, a, &ia, &beta, c, &ic);
 }
 
+void la_dsyrk_n(long n, long k, double alpha, const double *a, long lda,
+                double beta, double *c, long ldc) {
+  if (n <= 0) return;
+  la_int in = (la_int)n, ik = (la_int)k, ia = (la_int)lda, ic = (la_int)ldc;
+  dsyrk_("L", "N", &in, &ik, &alpha, a, &ia, &beta, c, &ic);
+}
+
+void la_ssyrk_n(long n, long k, float alpha, const float *a, long lda,
+                float beta, float *c, long ldc) {
+  if (n <= 0) return;
+  la_int in = (la_int)n, ik = (la_int)k, ia = (la_int)lda, ic = (la_int)ldc;
+  ssyrk_("L", "N", &in, &ik, &alpha, a, &ia, &beta, c, &ic);
+}
+
 /* One macro body for both precisions: workspace query, then the call. */
 #define SVD_BODY(T, FN)                                                      \
   if (m <= 0 || n <= 0)                                                      \
@@ -73,3 +87,30 @@ vf_status la_dsvd(double *a, long m, long n, double *u, double *s,
 vf_status la_ssvd(float *a, long m, long n, float *u, float *s, float *vt) {
   SVD_BODY(float, sgesdd_)
 }
+
+#define EIG_BODY(T, FN)                                                      \
+  if (n <= 0 || n > INT_MAX / 4)                                             \
+    return vf_error(VF_E_INPUT, "eigendecomposition of a %ld x %ld matrix", n, n); \
+  la_int in = (la_int)n, lwork = -1, liwork = -1, info = 0, iq = 0;          \
+  T query = 0;                                                               \
+  FN("V", "L", &in, a, &in, w, &query, &lwork, &iq, &liwork, &info);         \
+  lwork = (la_int)query + 1;                                                 \
+  liwork = iq + 1;                                                           \
+  T *work = malloc(sizeof(T) * (size_t)lwork);                               \
+  la_int *iwork = malloc(sizeof(la_int) * (size_t)liwork);                   \
+  if (!work || !iwork) {                                                     \
+    free(work);                                                              \
+    free(iwork);                                                             \
+    return vf_error(VF_E_NOMEM, "eigendecomposition workspace");             \
+  }                                                                          \
+  FN("V", "L", &in, a, &in, w, work, &lwork, iwork, &liwork, &info);         \
+  free(work);                                                                \
+  free(iwork);                                                               \
+  if (info != 0)                                                             \
+    return vf_error(VF_E_NUMERIC, "eigendecomposition of a %ld x %ld matrix " \
+                    "failed (info %d)", n, n, (int)info);                    \
+  return VF_OK;
+
+vf_status la_deig(double *a, long n, double *w) { EIG_BODY(double, dsyevd_) }
+
+vf_status la_seig(float *a, long n, float *w) { EIG_BODY(float, ssyevd_) }

@@ -10,4 +10,6 @@
 #define GEMM la_dgemm
 #define SVD la_dsvd
 #define SYRK la_dsyrk_t
+#define SYRK_N la_dsyrk_n
+#define EIG la_deig
 #include "cv.inc"

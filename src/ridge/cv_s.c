@@ -10,4 +10,6 @@
 #define GEMM la_sgemm
 #define SVD la_ssvd
 #define SYRK la_ssyrk_t
+#define SYRK_N la_ssyrk_n
+#define EIG la_seig
 #include "cv.inc"

@@ -73,6 +73,7 @@ static void override(cfg_ridge *dst, const cfg_ridge *src, const char *key) {
   else if (!strcmp(k, "standardize.responses")) dst->std_responses = src->std_responses;
   else if (!strcmp(k, "standardize.per_run")) dst->std_per_run = src->std_per_run;
   else if (!strcmp(k, "precision")) dst->precision = src->precision;
+  else if (!strcmp(k, "solver")) dst->solver = src->solver;
   else if (!strcmp(k, "lambda_per_voxel")) dst->lambda_per_voxel = src->lambda_per_voxel;
   else if (!strcmp(k, "save_weights")) dst->save_weights = src->save_weights;
   else if (!strcmp(k, "save_cv_scores")) dst->save_cv_scores = src->save_cv_scores;

@@ -279,7 +279,10 @@ static vf_status fit(const unit_data *d, const cfg_ridge *rg, sched_unit_out *ou
   double *curves = NULL, *W = NULL;
   ridge_opts o = {rg->lambdas, rg->n_lambdas,
                   rg->score == CFG_SCORE_R2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R,
-                  rg->lambda_per_voxel, 0};
+                  rg->lambda_per_voxel, 0,
+                  rg->solver == CFG_SOLVER_SVD     ? RIDGE_SOLVER_SVD
+                  : rg->solver == CFG_SOLVER_EIGEN ? RIDGE_SOLVER_EIGEN
+                                                   : RIDGE_SOLVER_AUTO};
   if (out->cv_scores)
     VF_TRY(vf_calloc((size_t)d->nv * rg->n_lambdas, sizeof(double), "CV curves", &curves));
   if (out->weights)

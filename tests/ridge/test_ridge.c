@@ -47,7 +47,8 @@ static int direct_solve(const double *X, long ldx, const double *Y, long ldy,
   return info;
 }
 
-static void check_fit(long ntr, long nte, long p, long v, int k, int dup) {
+static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
+                      ridge_solver solver) {
   double *X = malloc(sizeof(double) * (ntr + nte) * p);
   double *Y = malloc(sizeof(double) * (ntr + nte) * v);
   long n = ntr + nte;
@@ -70,7 +71,7 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup) {
   TU_OK(ridge_folds_kfold(ntr, k, fold));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver};
   ridge_result res = {0};
   double *cvs = calloc(6 * v, sizeof(double)), *W = calloc(p * v, sizeof(double));
   res.best_lambda = calloc(v, sizeof(double));
@@ -159,6 +160,49 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup) {
       free(res.test_r2);
 }
 
+/* FIR-delayed features with runs, fitted and checked against the direct
+ * solve on the delayed matrix, which must equal a hand-built one. */
+static void check_delayed_fit(void) {
+  long n = 48, p = 3, nd = 3, v = 4;
+  int run[48], delays[3] = {0, 1, 3};
+  for (int i = 0; i < 48; i++) run[i] = i / 12;
+  double X[48 * 3], Xd[48 * 9], Y[48 * 4];
+  make_problem(n, p, v, 11, X, Y);
+  TU_OK(ridge_delay(X, n, p, run, delays, nd, Xd));
+  double worst = 0;
+  for (int d = 0; d < nd; d++)
+    for (long j = 0; j < p; j++)
+      for (long t = 0; t < n; t++) {
+        long src = t - delays[d];
+        double want = (src >= 0 && src / 12 == t / 12) ? X[j * n + src] : 0;
+        worst = fmax(worst, fabs(Xd[(d * p + j) * n + t] - want));
+      }
+  TU_CHECK(worst == 0, "delayed matrix differs from the hand-built one by %g", worst);
+  /* training = runs 0-2 (leave-one-run-out), test = run 3 */
+  long ntr = 36, nte = 12, pd = p * nd;
+  double Xtr[36 * 9], Xte[12 * 9], Ytr[36 * 4], Yte[12 * 4];
+  for (long j = 0; j < pd; j++)
+    memcpy(Xtr + j * ntr, Xd + j * n, 8 * ntr), memcpy(Xte + j * nte, Xd + j * n + ntr, 8 * nte);
+  for (long j = 0; j < v; j++)
+    memcpy(Ytr + j * ntr, Y + j * n, 8 * ntr), memcpy(Yte + j * nte, Y + j * n + ntr, 8 * nte);
+  int fold[36], k;
+  long order[36], start[4];
+  TU_OK(ridge_folds_runs(ntr, run, fold, &k));
+  ridge_folds_order(ntr, fold, k, order, start);
+  double lams[4] = {0.1, 1, 10, 100}, bl[4], r[4], r2[4], W[9 * 4], Wd[9 * 4];
+  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO};
+  ridge_result res = {bl, NULL, r, r2, NULL, W, 0};
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, pd, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
+  long all[36];
+  for (long i = 0; i < ntr; i++) all[i] = i;
+  double err = 0;
+  for (long c = 0; c < v; c++) {
+    direct_solve(Xtr, ntr, Ytr + c * ntr, ntr, all, ntr, pd, 1, bl[c], Wd);
+    err = fmax(err, tu_relerr(W + c * pd, Wd, pd));
+  }
+  TU_CHECK(err < 1e-8, "delayed refit differs from the direct solve by %.3g", err);
+}
+
 static void check_masked(void) {
   long ntr = 40, nte = 10, p = 5, v = 4;
   double X[50 * 5], Y[50 * 4];
@@ -173,7 +217,7 @@ static void check_masked(void) {
   ridge_folds_kfold(ntr, 5, fold);
   ridge_folds_order(ntr, fold, 5, order, start);
   double lams[3] = {0.1, 1, 10}, bl[4], r[4], r2[4];
-  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0};
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO};
   ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, valid, &o, &res));
   TU_CHECK(res.n_masked == 1 && isnan(r[1]) && isnan(bl[1]), "masked voxel not masked");
@@ -214,9 +258,14 @@ static void check_folds_and_delays(void) {
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
-  check_fit(60, 20, 12, 9, 5, 0);  /* primal: n > p */
-  check_fit(30, 10, 50, 6, 3, 0);  /* dual shape: p > n */
-  check_fit(60, 20, 16, 5, 4, 1);  /* rank-deficient X */
+  ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
+  for (int i = 0; i < 3; i++) {
+    check_fit(60, 20, 12, 9, 5, 0, solvers[i]);  /* primal shape: n > p */
+    check_fit(30, 10, 50, 6, 3, 0, solvers[i]);  /* dual shape: p > n */
+    check_fit(60, 20, 16, 5, 4, 1, solvers[i]);  /* rank-deficient X */
+    check_fit(20, 10, 40, 5, 4, 1, solvers[i]);  /* rank-deficient, p > n */
+  }
+  check_delayed_fit();
   check_masked();
   check_folds_and_delays();
   return tu_finish("ridge");
