@@ -79,6 +79,15 @@ check: tests
 check-san: tests
 	@sh tests/run.sh $(BUILD)
 
+# The benchmark of the CV ridge fit (not a test; docs/benchmarks.md): every
+# case in its own process, then numpy on the same data.
+# `make bench BENCH_ARGS=--quick` runs a scaled-down version in a minute or two.
+BENCH_BIN = $(BUILD)/tests/bench/bench_ridge
+BENCH_ARGS ?=
+.PHONY: bench
+bench: $(LIB) $(BENCH_BIN)
+	@sh tests/bench/bench.sh $(BUILD) $(BENCH_ARGS)
+
 clean:
 	rm -rf build build-san
 

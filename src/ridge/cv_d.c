@@ -9,7 +9,6 @@
 #define FN(x) x##_d
 #define GEMM la_dgemm
 #define SVD la_dsvd
-#define SYRK la_dsyrk_t
 #define SYRK_N la_dsyrk_n
 #define EIG la_deig
 #include "cv.inc"

@@ -9,7 +9,6 @@
 #define FN(x) x##_s
 #define GEMM la_sgemm
 #define SVD la_ssvd
-#define SYRK la_ssyrk_t
 #define SYRK_N la_ssyrk_n
 #define EIG la_seig
 #include "cv.inc"

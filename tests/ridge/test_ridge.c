@@ -31,8 +31,8 @@ static void make_problem(long n, long p, long v, uint64_t seed, double *X,
 static int direct_solve(const double *X, long ldx, const double *Y, long ldy,
                         const long *rows, long nr, long p, long v, double lam,
                         double *W) {
-  double *A = malloc(sizeof(double) * nr * p), *Yr = malloc(sizeof(double) * nr * v);
-  double *G = malloc(sizeof(double) * p * p);
+  double *A = calloc(nr * p, sizeof(double)), *Yr = calloc(nr * v, sizeof(double));
+  double *G = calloc(p * p, sizeof(double));
   for (long j = 0; j < p; j++)
     for (long i = 0; i < nr; i++) A[j * nr + i] = X[j * ldx + rows[i]];
   for (long j = 0; j < v; j++)
