@@ -1,4 +1,5 @@
 /* voxfit run: fit a job and print the per-ROI summary. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +34,14 @@ static void print_header(const io_results_table *t, const char *first) {
 
 static void print_pairs(const io_results_table *t, int w) {
   if (t->n_pairs == 0) return;
-  printf("\nmean over subjects of the difference in ROI mean r (a - b), and how many subjects have a > b:\n");
-  print_header(t, "pair a - b");
+  printf("\npairs a - b: mean over subjects of the difference in ROI mean r, and how\n"
+         "many subjects have a > b\n");
+  printf("%-27s", "");
+  for (int q = 0; q < t->n_rois; q++) printf(" %7.7s", t->roi_names[q]);
+  printf("\n");
   for (int i = 0; i < t->n_pairs; i++) {
     int a = t->pairs[2 * i], b = t->pairs[2 * i + 1];
-    char name[160];
-    snprintf(name, sizeof name, "%s - %s", t->variant_ids[a], t->variant_ids[b]);
-    printf("%-10s %-16s\n%-27s", "all", name, "");
+    printf("%s - %s\n%-27s", t->variant_ids[a], t->variant_ids[b], "  mean difference");
     for (int q = 0; q < t->n_rois; q++) {
       double sum = 0;
       int n = 0;
@@ -84,7 +86,9 @@ static void print_summary(const char *path) {
       }
     print_pairs(t, w);
   }
-  printf("\nresults: %s%s\n", path, t->complete ? "" : " (incomplete)");
+  char full[PATH_MAX];
+  printf("\nresults: %s%s\n", realpath(path, full) ? full : path,
+         t->complete ? "" : " (incomplete)");
   io_results_table_destroy(&t);
 }
 

@@ -15,7 +15,7 @@ rc=$?
 echo "$out" | tail -n 30
 check "demo exits 0" test "$rc" = 0
 check "demo prints the ROI table" sh -c 'echo "$1" | grep -q "^subject .*V1 .*FFA"' _ "$out"
-check "demo prints the pair summary" sh -c 'echo "$1" | grep -q "mm-vis-l2 - uni-vis-l2"' _ "$out"
+check "demo prints the pair summary" sh -c 'echo "$1" | grep -q "^mm-vis-l2 - uni-vis-l2"' _ "$out"
 check "demo prints the results path" sh -c 'echo "$1" | grep -q "^results: .*build/demo/results.nc$"' _ "$out"
 check "the results file is complete" sh -c 'ncdump -h build/demo/results.nc | grep -q ":complete = 1"'
 for np in 1 2; do
