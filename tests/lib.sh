@@ -22,3 +22,44 @@ mktmp() {
   TMP=$(mktemp -d /tmp/voxfit-test.XXXXXX)
   trap 'rm -rf "$TMP"' EXIT
 }
+
+# Checks for the shell tests. Set TEST (the prefix of the PASS/FAIL lines)
+# and T (a folder; $T/out holds the last command's output) first.
+npass=0
+nfail=0
+pass() { npass=$((npass + 1)); echo "PASS $TEST: $*"; }
+fail() {
+  nfail=$((nfail + 1))
+  echo "FAIL $TEST: $*"
+  if [ -f "$T/out" ]; then
+    echo "  --- output of the last command (last 15 lines):"
+    tail -n 15 "$T/out" | sed 's/^/  | /'
+  fi
+}
+# check NAME CONDITION...: PASS if the command succeeds, else FAIL
+check() {
+  name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+# ok STATUS NAME: PASS if STATUS is 0 (use: CONDITION; ok $? NAME)
+ok() {
+  st_=$1
+  shift
+  if [ "$st_" = 0 ]; then pass "$*"; else fail "$*"; fi
+}
+# x NP ARGS...: voxfit on NP ranks under timeout 60; output in $T/out, exit
+# code in $rc (124/137: it hung and was killed)
+x() {
+  np=$1
+  shift
+  timeout -k 5 60 mpirun -np "$np" "$VOXFIT" "$@" >"$T/out" 2>&1
+  rc=$?
+}
+has() { grep -q -e "$1" "$T/out"; }
+count() { grep -c -e "$1" "$T/out"; }
+# finish: the closing count line and the exit status
+finish() {
+  echo "$TEST: $npass passed, $nfail failed"
+  [ "$nfail" = 0 ]
+}

@@ -14,32 +14,7 @@ BUILD=${1:?usage: test_errors.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 2
 . "$(dirname "$0")/../lib.sh"
 
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); echo "PASS errors: $*"; }
-fail() {
-  nfail=$((nfail + 1))
-  echo "FAIL errors: $*"
-  if [ -f "$T/out" ]; then
-    echo "  --- output of the last command (last 15 lines):"
-    tail -n 15 "$T/out" | sed 's/^/  | /'
-  fi
-}
-# ok STATUS NAME: PASS if STATUS is 0 (use: CONDITION; ok $? NAME)
-ok() {
-  st_=$1
-  shift
-  if [ "$st_" = 0 ]; then pass "$*"; else fail "$*"; fi
-}
-# x NP ARGS...: voxfit on NP ranks under timeout 60; output in $T/out, exit
-# code in $rc (124/137: it hung and was killed)
-x() {
-  np=$1
-  shift
-  timeout -k 5 60 mpirun -np "$np" "$VOXFIT" "$@" >"$T/out" 2>&1
-  rc=$?
-}
-has() { grep -q -e "$1" "$T/out"; }
+TEST=errors
 
 if [ ! -x "$VOXFIT" ]; then
   echo "FAIL errors: no $VOXFIT (build it first)"
@@ -176,5 +151,4 @@ EOF
   [ "$pyrc" = 0 ] || fail "NaN features (np=$np): reading $res failed (python exit $pyrc)"
 done
 
-echo "errors: $npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+finish

@@ -11,33 +11,7 @@ BUILD=${1:?usage: test_plan.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 2
 . "$(dirname "$0")/../lib.sh"
 
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); echo "PASS plan: $*"; }
-fail() {
-  nfail=$((nfail + 1))
-  echo "FAIL plan: $*"
-  if [ -f "$T/out" ]; then
-    echo "  --- output of the last command (last 15 lines):"
-    tail -n 15 "$T/out" | sed 's/^/  | /'
-  fi
-}
-# ok STATUS NAME: PASS if STATUS is 0 (use: CONDITION; ok $? NAME)
-ok() {
-  st_=$1
-  shift
-  if [ "$st_" = 0 ]; then pass "$*"; else fail "$*"; fi
-}
-# x NP ARGS...: voxfit on NP ranks under timeout 60; output in $T/out, exit
-# code in $rc
-x() {
-  np=$1
-  shift
-  timeout -k 5 60 mpirun -np "$np" "$VOXFIT" "$@" >"$T/out" 2>&1
-  rc=$?
-}
-has() { grep -q -e "$1" "$T/out"; }
-count() { grep -c -e "$1" "$T/out"; }
+TEST=plan
 # the estimated wall time in seconds of the last report
 est() { sed -n 's/.*estimated wall time on \([0-9]*\) rank(s).*: \([0-9.eE+-]*\) s$/\2/p' "$T/out"; }
 # ratio A B: A / B with 3 decimals (awk), empty if B is 0 or missing
@@ -178,5 +152,4 @@ done
 x 1 plan
 ok "$([ "$rc" = 2 ]; echo $?)" "plan without a job: exit 2 (got $rc)"
 
-echo "plan: $npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+finish

@@ -10,39 +10,7 @@ BUILD=${1:?usage: test_run.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 2
 . "$(dirname "$0")/../lib.sh"
 
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); echo "PASS run: $*"; }
-fail() {
-  nfail=$((nfail + 1))
-  echo "FAIL run: $*"
-  if [ -f "$T/out" ]; then
-    echo "  --- output of the last command (last 15 lines):"
-    tail -n 15 "$T/out" | sed 's/^/  | /'
-  fi
-}
-# check NAME CONDITION...: PASS if the command succeeds, else FAIL
-check() {
-  name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
-# ok STATUS NAME: PASS if STATUS is 0 (use: CONDITION; ok $? NAME)
-ok() {
-  st_=$1
-  shift
-  if [ "$st_" = 0 ]; then pass "$*"; else fail "$*"; fi
-}
-# x NP ARGS...: voxfit on NP ranks (60 s at most), stdout+stderr in $T/out,
-# exit code in $rc (124: it hung)
-x() {
-  np=$1
-  shift
-  timeout -k 5 60 mpirun -np "$np" "$VOXFIT" "$@" >"$T/out" 2>&1
-  rc=$?
-}
-has() { grep -q -e "$1" "$T/out"; }
-count() { grep -c -e "$1" "$T/out"; }
+TEST=run
 attr() { # attr FILE NAME: a global attribute's value as ncdump -h shows it
   ncdump -h "$1" | sed -n "s/^[[:space:]]*:$2 = \(.*\) ;\$/\1/p" | tr -d '"'
 }
@@ -196,5 +164,4 @@ x 1 run "$T/no-such-job.yaml"
 [ "$rc" = 2 ] && has 'error: .*no-such-job.yaml'
 ok $? "run of a missing job file: exit 2 naming it (got $rc)"
 
-echo "run: $npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+finish
