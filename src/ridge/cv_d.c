@@ -10,5 +10,6 @@
 #define GEMM la_dgemm
 #define SVD la_dsvd
 #define SYRK_N la_dsyrk_n
+#define SYRK_T la_dsyrk_t
 #define EIG la_deig
 #include "cv.inc"

@@ -10,5 +10,6 @@
 #define GEMM la_sgemm
 #define SVD la_ssvd
 #define SYRK_N la_ssyrk_n
+#define SYRK_T la_ssyrk_t
 #define EIG la_seig
 #include "cv.inc"
