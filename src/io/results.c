@@ -223,7 +223,7 @@ static vf_status create_file(io_results *r) {
 
 vf_status io_results_create(MPI_Comm comm, const char *path,
                             const io_results_layout *L, io_results **out) {
-  vf_status st = VF_OK;
+  vf_status st; /* set by every VF_TRY before fail: */
   io_results *r = NULL;
   meta_var mv[32];
   int nmv = 0, rank;

@@ -12,4 +12,5 @@
 #define SYRK_N la_dsyrk_n
 #define SYRK_T la_dsyrk_t
 #define EIG la_deig
+#define AUTO_EIGEN 1
 #include "cv.inc"

@@ -12,4 +12,5 @@
 #define SYRK_N la_ssyrk_n
 #define SYRK_T la_ssyrk_t
 #define EIG la_seig
+#define AUTO_EIGEN 0
 #include "cv.inc"

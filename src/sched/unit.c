@@ -10,7 +10,7 @@
 
 vf_status sched_unit_out_create(const sched_plan *p, int unit,
                                 sched_unit_out **out) {
-  vf_status st = VF_OK;
+  vf_status st; /* set by every VF_TRY before fail: */
   sched_unit_out *o = NULL;
   const sched_unit *u = &p->units[unit];
   long nv = p->sub_vox0[u->subject + 1] - p->sub_vox0[u->subject];
@@ -210,7 +210,7 @@ static vf_status reorder_by_fold(unit_data *d) {
   double *tmp = NULL;
   VF_CALL(vf_calloc((size_t)d->ntr, sizeof(double), "row buffer", &tmp));
   double *mats[2] = {d->Xtr, d->Ytr};
-  long cols[2] = {d->pd, d->nv};
+  const long cols[2] = {d->pd, d->nv};
   for (int m = 0; m < 2; m++)
     for (long j = 0; j < cols[m]; j++) {
       double *c = mats[m] + j * d->ntr;

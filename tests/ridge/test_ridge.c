@@ -140,7 +140,7 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
     float *f[4] = {malloc(sizeof(float) * ntr * p), malloc(sizeof(float) * nte * p),
                    malloc(sizeof(float) * ntr * v), malloc(sizeof(float) * nte * v)};
     const double *src[4] = {Xtr, Xte, Ytr, Yte};
-    long len[4] = {ntr * p, nte * p, ntr * v, nte * v};
+    const long len[4] = {ntr * p, nte * p, ntr * v, nte * v};
     for (int a = 0; a < 4; a++)
       for (long i = 0; i < len[a]; i++) f[a][i] = (float)src[a][i];
     ridge_result rs = res;
