@@ -11,7 +11,7 @@ results must agree to 1e-12. Prints PASS/FAIL lines; exits 1 on a failure.
 
 Jobs (and the cases of the method they cover):
   kfold     5-fold contiguous CV; sweep score in {r, r2} x lambda_per_voxel
-            in {true, false}; variants narrow (p=30 < n) and wide (p=300 >
+            in {true, false} x solver in {svd, eigen}; variants narrow (p=30 < n) and wide (p=300 >
             n, the dual shape); sub-01 CDF-5 with 4 test repetitions,
             sub-02 CDF-1 without, float responses, byte split, other ROI
             order; interleaved test stimuli; n % k != 0.
@@ -180,10 +180,13 @@ ridge:
 sweep:
   ridge.score: [r, r2]
   ridge.lambda_per_voxel: [true, false]
+  ridge.solver: [svd, eigen]
 """
-    points = [dict(label=f"ridge.score={s} ridge.lambda_per_voxel={lpv}",
+    # the SVD and the Gram eigendecomposition (primal for "narrow", dual for
+    # "wide") must both match the one reference
+    points = [dict(label=f"ridge.score={s} ridge.lambda_per_voxel={lpv} ridge.solver={sv}",
                    score=s, per_voxel=lpv == "true", per_run=False)
-              for s in ("r", "r2") for lpv in ("true", "false")]
+              for s in ("r", "r2") for lpv in ("true", "false") for sv in ("svd", "eigen")]
     return dict(name="kfold", job=job, points=points,
                 subjects=["sub-01", "sub-02"], variants=["narrow", "wide"],
                 files={"narrow": "features.nc", "wide": "features.nc"},
