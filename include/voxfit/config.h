@@ -105,6 +105,12 @@ vf_status cfg_job_parse(const char *path, const char *text, cfg_job **out);
 
 void cfg_job_destroy(cfg_job **job);
 
+/* Local. Copies into dst the settings that the sweep key (a path under
+ * "ridge.", e.g. "ridge.cv.folds") names, from src: how a sweep point is
+ * built from the base settings and one value of each axis. Lambdas are
+ * shared, not copied. */
+void cfg_ridge_apply_key(cfg_ridge *dst, const cfg_ridge *src, const char *key);
+
 /* Names for printing. */
 const char *cfg_cv_name(cfg_cv_scheme s);
 const char *cfg_std_name(cfg_std s);

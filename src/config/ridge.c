@@ -546,3 +546,25 @@ fail:
   vf_free(&base.r.lambdas);
   return st;
 }
+
+/* Copies the settings named by a sweep key from src into dst. */
+void cfg_ridge_apply_key(cfg_ridge *dst, const cfg_ridge *src, const char *key) {
+  const char *k = key + strlen("ridge.");
+  if (!strcmp(k, "lambdas")) dst->lambdas = src->lambdas, dst->n_lambdas = src->n_lambdas;
+  else if (!strcmp(k, "cv")) dst->cv = src->cv, dst->folds = src->folds, dst->seed = src->seed;
+  else if (!strcmp(k, "cv.scheme")) dst->cv = src->cv;
+  else if (!strcmp(k, "cv.folds")) dst->folds = src->folds;
+  else if (!strcmp(k, "cv.seed")) dst->seed = src->seed;
+  else if (!strcmp(k, "score")) dst->score = src->score;
+  else if (!strcmp(k, "delays")) memcpy(dst->delays, src->delays, sizeof dst->delays), dst->n_delays = src->n_delays;
+  else if (!strcmp(k, "standardize")) {
+    dst->std_features = src->std_features;
+    dst->std_responses = src->std_responses;
+    dst->std_per_run = src->std_per_run;
+  } else if (!strcmp(k, "standardize.features")) dst->std_features = src->std_features;
+  else if (!strcmp(k, "standardize.responses")) dst->std_responses = src->std_responses;
+  else if (!strcmp(k, "standardize.per_run")) dst->std_per_run = src->std_per_run;
+  else if (!strcmp(k, "precision")) dst->precision = src->precision;
+  else if (!strcmp(k, "solver")) dst->solver = src->solver;
+  else if (!strcmp(k, "lambda_per_voxel")) dst->lambda_per_voxel = src->lambda_per_voxel;
+}

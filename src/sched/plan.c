@@ -55,30 +55,6 @@ static vf_status load_job(MPI_Comm comm, const char *path, cfg_job **job) {
   return st;
 }
 
-/* Copies the settings named by a sweep key from src into dst. */
-static void override(cfg_ridge *dst, const cfg_ridge *src, const char *key) {
-  const char *k = key + strlen("ridge.");
-  if (!strcmp(k, "lambdas")) dst->lambdas = src->lambdas, dst->n_lambdas = src->n_lambdas;
-  else if (!strcmp(k, "cv")) dst->cv = src->cv, dst->folds = src->folds, dst->seed = src->seed;
-  else if (!strcmp(k, "cv.scheme")) dst->cv = src->cv;
-  else if (!strcmp(k, "cv.folds")) dst->folds = src->folds;
-  else if (!strcmp(k, "cv.seed")) dst->seed = src->seed;
-  else if (!strcmp(k, "score")) dst->score = src->score;
-  else if (!strcmp(k, "delays")) memcpy(dst->delays, src->delays, sizeof dst->delays), dst->n_delays = src->n_delays;
-  else if (!strcmp(k, "standardize")) {
-    dst->std_features = src->std_features;
-    dst->std_responses = src->std_responses;
-    dst->std_per_run = src->std_per_run;
-  } else if (!strcmp(k, "standardize.features")) dst->std_features = src->std_features;
-  else if (!strcmp(k, "standardize.responses")) dst->std_responses = src->std_responses;
-  else if (!strcmp(k, "standardize.per_run")) dst->std_per_run = src->std_per_run;
-  else if (!strcmp(k, "precision")) dst->precision = src->precision;
-  else if (!strcmp(k, "solver")) dst->solver = src->solver;
-  else if (!strcmp(k, "lambda_per_voxel")) dst->lambda_per_voxel = src->lambda_per_voxel;
-  else if (!strcmp(k, "save_weights")) dst->save_weights = src->save_weights;
-  else if (!strcmp(k, "save_cv_scores")) dst->save_cv_scores = src->save_cv_scores;
-}
-
 /* The Cartesian product of the sweep axes, first axis slowest. */
 static vf_status make_points(sched_plan *p) {
   const cfg_job *j = p->job;
@@ -95,7 +71,7 @@ static vf_status make_points(sched_plan *p) {
       const cfg_sweep_axis *ax = &j->sweep[a];
       int v = rest % ax->n_values;
       rest /= ax->n_values;
-      override(&pt->ridge, &ax->values[v], ax->key);
+      cfg_ridge_apply_key(&pt->ridge, &ax->values[v], ax->key);
       char tmp[512];
       snprintf(tmp, sizeof tmp, "%s=%s%s%.60s", ax->key, ax->labels[v],
                pt->label[0] ? " " : "", pt->label);
