@@ -63,3 +63,20 @@ finish() {
   echo "$TEST: $npass passed, $nfail failed"
   [ "$nfail" = 0 ]
 }
+# demo_study SEED: a generated demo study in $D (under the temporary $T),
+# or the test ends here with a FAIL line
+demo_study() {
+  if [ ! -x "$VOXFIT" ]; then
+    echo "FAIL $TEST: no $VOXFIT (build it first)"
+    exit 1
+  fi
+  mktmp
+  T=$TMP
+  D=$T/data
+  x 1 gen --preset demo --out "$D" --seed "$1"
+  ok "$rc" "gen --preset demo exits 0"
+  if [ ! -f "$D/job.yaml" ]; then
+    fail "gen wrote no job.yaml; giving up"
+    exit 1
+  fi
+}

@@ -16,20 +16,7 @@ BUILD=$(cd "$BUILD" && pwd) || exit 2
 
 TEST=errors
 
-if [ ! -x "$VOXFIT" ]; then
-  echo "FAIL errors: no $VOXFIT (build it first)"
-  exit 1
-fi
-mktmp
-T=$TMP
-D=$T/data
-
-x 1 gen --preset demo --out "$D" --seed 5
-ok "$rc" "gen --preset demo exits 0"
-if [ ! -f "$D/job.yaml" ]; then
-  fail "gen wrote no job.yaml; giving up"
-  exit 1
-fi
+demo_study 5
 
 # bad NAME SED PATTERN...: a copy of job.yaml edited by SED, with its own
 # output file, run on 1 and 2 ranks: exit 2, one voxfit line, that line is

@@ -19,20 +19,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b + 0 > 0) printf "%.3
 # within X LO HI: LO <= X <= HI
 within() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x != "" && x + 0 >= lo && x + 0 <= hi) }'; }
 
-if [ ! -x "$VOXFIT" ]; then
-  echo "FAIL plan: no $VOXFIT (build it first)"
-  exit 1
-fi
-mktmp
-T=$TMP
-D=$T/data
-
-x 1 gen --preset demo --out "$D" --seed 11
-ok "$rc" "gen --preset demo exits 0"
-if [ ! -f "$D/job.yaml" ]; then
-  fail "gen wrote no job.yaml; giving up"
-  exit 1
-fi
+demo_study 11
 JOB=$D/job.yaml
 
 # ---- the report -------------------------------------------------------------

@@ -15,20 +15,7 @@ attr() { # attr FILE NAME: a global attribute's value as ncdump -h shows it
   ncdump -h "$1" | sed -n "s/^[[:space:]]*:$2 = \(.*\) ;\$/\1/p" | tr -d '"'
 }
 
-if [ ! -x "$VOXFIT" ]; then
-  echo "FAIL run: no $VOXFIT (build it first)"
-  exit 1
-fi
-mktmp
-T=$TMP
-D=$T/data
-
-x 1 gen --preset demo --out "$D" --seed 7
-check "gen --preset demo exits 0" [ "$rc" = 0 ]
-if [ ! -f "$D/job.yaml" ]; then
-  fail "gen wrote no job.yaml; giving up"
-  exit 1
-fi
+demo_study 7
 
 # ---- the demo job on 1 and 2 ranks ---------------------------------------
 # run from another folder: the job's relative paths are its own folder's
