@@ -93,6 +93,43 @@ vf_status ridge_cv_fit_s(const float *Xtr, long ntr, long p, const float *Ytr,
                          const unsigned char *valid, const ridge_opts *o,
                          ridge_result *res);
 
+/* A model: the factorisations of one design (the training features with
+ * their folds, the test features, the lambdas and the solver), computed
+ * once and then fitted to any number of response blocks. fit(create(X),
+ * Y) gives exactly what ridge_cv_fit gives; it holds every fold's
+ * factorisation at once (ridge_model_bytes), where ridge_cv_fit holds one. */
+typedef struct ridge_model_d ridge_model_d;
+typedef struct ridge_model_s ridge_model_s;
+vf_status ridge_model_create_d(const double *Xtr, long ntr, long p,
+                               const long *fold_start, int k,
+                               const double *Xte, long nte,
+                               const ridge_opts *o, ridge_model_d **out);
+vf_status ridge_model_create_s(const float *Xtr, long ntr, long p,
+                               const long *fold_start, int k,
+                               const float *Xte, long nte,
+                               const ridge_opts *o, ridge_model_s **out);
+/* o must carry the model's lambdas; its score, lambda_per_voxel and
+ * vox_block may differ from those the model was made with. */
+vf_status ridge_model_fit_d(const ridge_model_d *M, const double *Ytr, long v,
+                            const double *Yte, const unsigned char *valid,
+                            const ridge_opts *o, ridge_result *res);
+vf_status ridge_model_fit_s(const ridge_model_s *M, const float *Ytr, long v,
+                            const float *Yte, const unsigned char *valid,
+                            const ridge_opts *o, ridge_result *res);
+size_t ridge_model_bytes_d(const ridge_model_d *M);
+size_t ridge_model_bytes_s(const ridge_model_s *M);
+void ridge_model_destroy_d(ridge_model_d **M);
+void ridge_model_destroy_s(ridge_model_s **M);
+/* Serialisation through the caller's byte sink/source (a file, a message):
+ * each callback moves n bytes and returns 0 on success. read checks the
+ * magic, the precision and every size. */
+typedef int (*ridge_put_fn)(void *ctx, const void *data, size_t n);
+typedef int (*ridge_get_fn)(void *ctx, void *data, size_t n);
+vf_status ridge_model_write_d(const ridge_model_d *M, ridge_put_fn put, void *ctx);
+vf_status ridge_model_write_s(const ridge_model_s *M, ridge_put_fn put, void *ctx);
+vf_status ridge_model_read_d(ridge_get_fn get, void *ctx, ridge_model_d **out);
+vf_status ridge_model_read_s(ridge_get_fn get, void *ctx, ridge_model_s **out);
+
 /* Flops of the textbook fit (for benchmarks and the cost model). */
 double ridge_cv_flops(long ntr, long p, long v, const long *fold_start, int k,
                       int n_lambdas, long nte);
