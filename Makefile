@@ -21,7 +21,8 @@ LDFLAGS = $(OPT)
 LDLIBS = $(PKG_LIBS) -lm
 
 LIB_SRC = $(wildcard src/util/*.c src/config/*.c src/io/*.c src/linalg/*.c \
-                     src/ridge/*.c src/stats/*.c src/sched/*.c src/sim/*.c)
+                     src/ridge/*.c src/stats/*.c src/sched/*.c src/sim/*.c \
+                     src/proto/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 TEST_SRC = $(wildcard tests/*/test_*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

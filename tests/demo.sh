@@ -13,6 +13,6 @@ if [ ! -f "$data/job.yaml" ] || [ "$VOXFIT" -nt "$data/job.yaml" ]; then
 fi
 echo "== validating jobs/demo.yaml"
 mpirun -np 1 "$VOXFIT" validate jobs/demo.yaml | tail -n 3
-echo "== fitting: mpirun -np $np $VOXFIT run jobs/demo.yaml"
-mpirun -np "$np" "$VOXFIT" run jobs/demo.yaml
+echo "== fitting: mpirun -np $np $VOXFIT run jobs/demo.yaml --force"
+mpirun -np "$np" "$VOXFIT" run jobs/demo.yaml --force
 echo "== the planted truth is in $data/truth.yaml"

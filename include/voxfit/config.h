@@ -111,6 +111,23 @@ void cfg_job_destroy(cfg_job **job);
  * shared, not copied. */
 void cfg_ridge_apply_key(cfg_ridge *dst, const cfg_ridge *src, const char *key);
 
+/* ---- the site configuration (configs/voxfit.yaml, docs/site-config.md) */
+typedef struct {
+  char path[CFG_PATH_LEN]; /* the file read; "" = built-in defaults */
+  double mem_per_rank_gib; /* a rank's memory: plan refuses larger units */
+  long block_voxels;       /* voxel sets larger than this are split; 0: never */
+  int prefetch;            /* units a worker holds ahead of need */
+  double flush_seconds;    /* results are flushed to disk at least this often */
+  double gflops_per_rank;  /* plan's wall-time estimate */
+  long model_cache_mib;    /* memory a worker keeps for shared factorisations */
+} cfg_site;
+void cfg_site_defaults(cfg_site *s);
+/* Local. Reads path; keys not in the file keep their defaults. */
+vf_status cfg_site_load(const char *path, cfg_site *s);
+/* Local. given if non-empty, else $VOXFIT_CONFIG, else configs/voxfit.yaml
+ * of the source tree this executable was built in, else the defaults. */
+vf_status cfg_site_find(const char *given, cfg_site *s);
+
 /* Names for printing. */
 const char *cfg_cv_name(cfg_cv_scheme s);
 const char *cfg_std_name(cfg_std s);

@@ -125,38 +125,59 @@ typedef struct {
   int save_cv_scores;
   long *weight_len;              /* n_variants, or NULL: no weights */
   const char *job_name, *job_file, *job_yaml, *job_hash;
+  /* the units: n_units of each (unit_voxel_start/count in the voxel axis) */
+  int n_units;
+  int *unit_sweep, *unit_subject, *unit_variant, *unit_roi;
+  int *unit_vox0, *unit_nvox;
+  long block_voxels;             /* the site setting the units came from */
+  int shard, n_shards;           /* n_shards = 1: the whole job */
 } io_results_layout;
 
 /* One unit's results: the voxels [vox0, vox0 + n_vox) of the voxel axis
- * and every ROI of the job. Buffers must stay valid until the next
- * io_results_flush. */
+ * at one sweep point and variant. Everything pointed to (and the struct)
+ * must stay valid until io_results_write_units returns. */
 typedef struct {
-  int sweep, subject, variant;
+  int unit, sweep, variant;
   long vox0, n_vox;
   const double *test_r, *test_r2, *best_lambda, *cv_best;
   const float *cv_scores;        /* n_lambdas x n_vox or NULL */
   const float *weights;          /* weight_len[variant] x n_vox or NULL */
-  const int *status;             /* n_rois */
-  const double *roi_mean_r, *roi_median_r;
-  const int *roi_n_voxels, *roi_n_masked;
-  const char (*errors)[256];     /* n_rois */
+  int status;                    /* 1 done, 2 failed */
+  const char *error;             /* 256 bytes: "" or why it failed */
   double seconds;
 } io_unit_result;
 
 typedef struct io_results io_results;
 
 /* Rank-0 check before a run: if path exists it must be a voxfit results
- * file of the same job (same hash) unless force. Local. */
+ * file of the same job (same hash) unless force. *resumable = 1 when it is
+ * (and force is not set). Local. */
 vf_status io_results_check_existing(const char *path, const char *hash,
-                                    int force);
+                                    int force, int *resumable);
 /* Collective: creates path (replacing it), defines everything and writes
  * the names and coordinates. Returns with every status 0 and complete=0. */
 vf_status io_results_create(MPI_Comm comm, const char *path,
                             const io_results_layout *lay, io_results **out);
+/* Collective: reopens a file of the same job to resume it: its units must
+ * be the layout's (else a message says which setting differs); fills
+ * status[n_units] with the units' flags (0 not done, 1 done, 2 failed). */
+vf_status io_results_open(MPI_Comm comm, const char *path,
+                          const io_results_layout *lay, io_results **out,
+                          int *status);
 /* Collective: writes the data of the units this rank holds (n may be 0),
  * waits, syncs to disk, then writes their status flags and syncs again. */
 vf_status io_results_write_units(io_results *r, const io_unit_result *u,
                                  int n);
+/* Collective: rank 0 reads test_r back and writes the ROI summaries
+ * (mean, median, counts, roi_status) from the units' flags status[]. */
+vf_status io_results_summarise(io_results *r, const io_results_layout *lay,
+                               const int *status);
+/* Collective: copies from the results file src (of the same layout) the
+ * units with take[u] set and a flag of 1 or 2 there; *copied counts them.
+ * Rank 0 reads; the write is collective. */
+vf_status io_results_copy_units(io_results *dst, const char *src,
+                                const io_results_layout *lay, const int *take,
+                                int *copied);
 /* What `voxfit run` prints at the end, read back from a results file.
  * Local. */
 typedef struct {

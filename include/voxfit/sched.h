@@ -1,7 +1,8 @@
 /* sched (sched_): the job expanded into units, their cost, and running
- * them (today: units dealt round-robin to the ranks, written collectively
- * round by round; the master/worker protocol comes with the batch-system
- * work). No numerics of its own: it calls io and ridge. */
+ * them: rank 0 is the master and hands units to the workers (with -np 1
+ * it computes them itself); finished units are flushed collectively into
+ * the results file; a rerun resumes. The messages are in voxfit/proto.h.
+ * No numerics of its own: it calls io and ridge. */
 #ifndef VOXFIT_SCHED_H
 #define VOXFIT_SCHED_H
 
@@ -17,12 +18,31 @@ typedef struct {
   char label[128];
 } sched_point;
 
+/* A unit: one sweep point, subject and variant, over the voxels
+ * [vox0, vox0 + n_vox) of the voxel axis (one ROI or a block of it; all
+ * the subject's voxels when one lambda is shared by them). */
 typedef struct {
   int sweep, subject, variant;
-  double flops;     /* of the textbook fit */
+  int roi;          /* the job ROI it covers, or -1: several */
+  int design;       /* index into the plan's designs */
+  long vox0, n_vox;
+  double flops;     /* of the textbook fit of its voxels */
   double bytes_in;  /* read from the inputs */
   double mem;       /* peak working memory, bytes */
 } sched_unit;
+
+/* A design: what a factorisation depends on (the variant's features, the
+ * training and test rows, the folds, the preprocessing, the lambdas, the
+ * solver and precision). Units of every ROI and of every subject that saw
+ * the same stimuli share one. */
+typedef struct {
+  char key[17];     /* hash of all of the above */
+  int variant, sweep, subject; /* the first unit's: how to build it */
+  double flops;     /* of its factorisations */
+  double total;     /* flops with its units': the order of work */
+  double bytes;     /* of the model kept in memory */
+  int n_units;
+} sched_design;
 
 typedef struct {
   cfg_job *job;                 /* owned */
@@ -42,15 +62,19 @@ typedef struct {
   long **train_rows, **test_rows;
   long *n_train, *n_test;
   int n_units;
-  sched_unit *units;
+  sched_unit *units;            /* in the order they are handed out */
+  int n_designs;
+  sched_design *designs;
   long *weight_len;             /* per variant when save_weights, else NULL */
+  cfg_site site;
 } sched_plan;
 
 /* Collective on comm: rank 0 reads the job file, every rank parses the
- * same text, opens every input's metadata and builds the same plan.
+ * same text, opens every input's metadata and builds the same plan: units
+ * split at site->block_voxels, grouped by design, largest designs first.
  * Fails (on every rank alike) with VF_E_INPUT and a one-line message. */
 vf_status sched_plan_create(MPI_Comm comm, const char *job_path,
-                            sched_plan **out);
+                            const cfg_site *site, sched_plan **out);
 void sched_plan_destroy(sched_plan **p);
 
 /* Collective: if st failed on any rank, every rank returns the lowest
@@ -72,35 +96,67 @@ typedef struct {
   float *cv_scores;
   float *weights;     /* weight_len x n_vox (NaN-padded) or NULL */
   long weight_len;
-  int *status;
-  double *roi_mean_r, *roi_median_r;
-  int *roi_n_voxels, *roi_n_masked;
-  char (*errors)[256];
+  int status;         /* 1 done, 2 failed */
+  char error[256];
   double seconds;
+  int factorised;     /* 1 when this unit computed its design's model */
 } sched_unit_out;
 
 vf_status sched_unit_out_create(const sched_plan *p, int unit,
                                 sched_unit_out **out);
 void sched_unit_out_destroy(sched_unit_out **o);
 
-/* Local (reads inputs with MPI_COMM_SELF): fits one unit. A failure of the
- * unit itself (bad data, a failed factorisation) is recorded in out's
- * status and errors and returns VF_OK; only a broken invariant returns an
- * error. */
-vf_status sched_unit_run(const sched_plan *p, int unit, sched_unit_out *out);
+/* A worker's factorisations, kept across units (bounded by the site's
+ * model_cache_mib; at least the last one). */
+typedef struct sched_cache sched_cache;
+vf_status sched_cache_create(const sched_plan *p, sched_cache **out);
+void sched_cache_destroy(sched_cache **c);
 
-/* Collective: runs every unit into the results file; *n_failed counts
- * failed units. */
+/* Local (reads inputs with MPI_COMM_SELF): fits one unit, using and
+ * filling the cache. A failure of the unit itself (bad data, a failed
+ * factorisation) is recorded in out's status and error and returns VF_OK;
+ * only a broken invariant returns an error. */
+vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
+                         sched_unit_out *out);
+
+/* Collective: runs every unit not yet done in the results file (created,
+ * or reopened to resume) and fills the ROI summaries. */
 typedef struct {
   int force;
   int quiet;
+  int shard, n_shards;    /* run units i with i % n_shards == shard */
+  const char *output;     /* the results file (the job's, or a shard's) */
+  int no_reuse;           /* benchmarks: a fresh factorisation per unit */
 } sched_run_opts;
+typedef struct {
+  int n_units, n_skipped, n_done, n_failed;
+  int n_factorisations;   /* computed by this run, over every rank */
+  int stopped;            /* a signal stopped the run early */
+  double seconds, compute_seconds; /* wall, and the sum of unit times */
+} sched_run_stats;
 vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *o,
-                    int *n_failed);
+                    sched_run_stats *stats);
+
+/* Local: the shard (0-based, of n_shards) that runs unit: a contiguous
+ * share of the plan's order (designs stay together), cut at equal shares
+ * of the flops. */
+int sched_unit_shard(const sched_plan *p, int unit, int n_shards);
+
+/* Collective: merges the n_shards shard files of the job's output into
+ * the output itself (replacing a file of this job, or any with force).
+ * stats->n_done / n_failed count the units copied; every unit must be in
+ * its shard's file, else VF_E_INPUT names the shard to rerun. */
+vf_status sched_collect(MPI_Comm comm, sched_plan *p, int n_shards, int force,
+                        sched_run_stats *stats);
+
+/* The shard's file name: "out.nc" -> "out.shard-2-of-8.nc". */
+void sched_shard_path(const char *output, int shard, int n_shards, char *buf,
+                      size_t cap);
 
 /* BLAS threads per rank from the cores this rank may use and the ranks on
- * its node (VOXFIT_THREADS overrides). Collective on comm. Returns the
- * count chosen. */
+ * its node (VOXFIT_THREADS overrides); a master that only schedules
+ * leaves its share to the workers. Collective on comm. Returns the count
+ * chosen. */
 int sched_set_blas_threads(MPI_Comm comm);
 
 #endif

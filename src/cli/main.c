@@ -14,6 +14,7 @@ static const char *usage =
     "  run JOB.yaml       fit every (subject, variant) of a job; write the results file\n"
     "  plan JOB.yaml      print the units, their cost and memory, without fitting\n"
     "  validate JOB.yaml  open every input and report shapes and problems\n"
+    "  collect JOB.yaml --shards N  merge the shard files of a sharded run\n"
     "  gen --preset NAME  write a synthetic study with planted ground truth\n"
     "\n"
     "options: --help (also after a command), --version\n"
@@ -40,11 +41,12 @@ static int dispatch(int argc, char **argv, int rank) {
     return CLI_EXIT_OK;
   }
   struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-      {"run", cli_run}, {"plan", cli_plan}, {"validate", cli_validate}, {"gen", cli_gen}};
+      {"run", cli_run}, {"plan", cli_plan}, {"validate", cli_validate}, {"gen", cli_gen},
+      {"collect", cli_collect}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
   if (rank == 0)
-    fprintf(stderr, "voxfit: unknown command '%s'; commands: run, plan, validate, gen "
+    fprintf(stderr, "voxfit: unknown command '%s'; commands: run, plan, validate, gen, collect "
             "(voxfit --help)\n", argv[1]);
   return CLI_EXIT_INPUT;
 }

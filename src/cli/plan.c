@@ -8,24 +8,28 @@
 #include "voxfit/sched.h"
 
 static const char *help =
-    "usage: voxfit plan JOB.yaml [--ranks N] [--gflops G] [--mem-per-rank GiB] [--units]\n"
+    "usage: voxfit plan JOB.yaml [--ranks N] [--config FILE] [--gflops G]\n"
+    "                   [--mem-per-rank GiB] [--units]\n"
     "\n"
     "Opens the inputs' metadata and prints the job's units (sweep point x\n"
-    "subject x variant), their total flops and input bytes, the largest\n"
-    "unit's working memory, the size of the results file and an estimated\n"
-    "wall time on N ranks at G GFLOP/s per rank (defaults: 1 rank, 20 GFLOP/s).\n"
-    "Refuses (exit 2) a job whose largest unit needs more than --mem-per-rank\n"
-    "(default 16 GiB).\n"
+    "subject x variant x ROI block), the designs (factorisations) they share,\n"
+    "their total flops and input bytes, the largest unit's working memory, the\n"
+    "size of the results file and an estimated wall time on N ranks (rank 0\n"
+    "schedules when N > 1) at G GFLOP/s per rank. G, the memory per rank and the\n"
+    "block size come from the site config (--config FILE, $VOXFIT_CONFIG, else\n"
+    "configs/voxfit.yaml); --gflops and --mem-per-rank override it.\n"
+    "Refuses (exit 2) a job whose largest unit needs more than the memory per rank.\n"
     "  --units   list every unit\n";
 
+#define UNSET (-1e300)
 typedef struct {
   int ranks, list;
-  double gflops, mem_gib;
-  const char *job;
+  double gflops, mem_gib; /* UNSET: the site's */
+  const char *job, *config;
 } plan_args;
 
 static int parse(int argc, char **argv, plan_args *a) {
-  *a = (plan_args){1, 0, 20.0, 16.0, NULL};
+  *a = (plan_args){1, 0, UNSET, UNSET, NULL, NULL};
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
     int more = i + 1 < argc;
@@ -34,11 +38,13 @@ static int parse(int argc, char **argv, plan_args *a) {
     else if (!strcmp(s, "--ranks") && more) a->ranks = atoi(argv[++i]);
     else if (!strcmp(s, "--gflops") && more) a->gflops = atof(argv[++i]);
     else if (!strcmp(s, "--mem-per-rank") && more) a->mem_gib = atof(argv[++i]);
+    else if (!strcmp(s, "--config") && more) a->config = argv[++i];
     else if (s[0] != '-' && !a->job) a->job = s;
     else return vf_error(VF_E_USAGE, "unexpected argument '%s' (voxfit plan --help)", s), 2;
   }
   if (!a->job) return vf_error(VF_E_USAGE, "no job file given (voxfit plan --help)"), 2;
-  if (a->ranks < 1 || a->gflops <= 0 || a->mem_gib <= 0)
+  if (a->ranks < 1 || (a->gflops <= 0 && a->gflops != UNSET) ||
+      (a->mem_gib <= 0 && a->mem_gib != UNSET))
     return vf_error(VF_E_USAGE, "--ranks, --gflops and --mem-per-rank must be positive"), 2;
   return 0;
 }
@@ -60,26 +66,32 @@ static void report(const sched_plan *p, const plan_args *a) {
     if (u->flops > top) top = u->flops;
   }
   printf("job %s (%s)\n", p->job->name, p->job->path);
-  printf("  %d units = %d sweep points x %d subjects x %d variants; %d ROIs, %ld voxels\n",
-         p->n_units, p->n_points, p->job->n_subjects, p->job->n_variants, p->n_rois,
-         p->sub_vox0[p->job->n_subjects]);
+  double fact = 0;
+  for (int d = 0; d < p->n_designs; d++) fact += p->designs[d].flops;
+  printf("  %d units = %d sweep points x %d subjects x %d variants x ROI blocks (%d ROIs, "
+         "split at %ld voxels); %ld voxels\n", p->n_units, p->n_points, p->job->n_subjects,
+         p->job->n_variants, p->n_rois, p->site.block_voxels, p->sub_vox0[p->job->n_subjects]);
+  printf("  %d designs (one factorisation each, %.3g flop in all) shared by the units\n",
+         p->n_designs, fact);
+  flops += fact;
   printf("  total %.3g flop, %.3g GB read from the inputs\n", flops, bytes / 1e9);
   printf("  largest unit %.3g flop, working memory %.3g GiB per rank (limit %.3g GiB)\n",
          top, mem / 1073741824.0, a->mem_gib);
   printf("  results file %s: about %.1f MB\n", p->job->output, output_bytes(p) / 1e6);
-  double per_rank = flops / a->ranks, wall = per_rank / (a->gflops * 1e9);
+  int workers = a->ranks > 1 ? a->ranks - 1 : 1;
+  double per_rank = flops / workers, wall = per_rank / (a->gflops * 1e9);
   if (top / (a->gflops * 1e9) > wall) wall = top / (a->gflops * 1e9);
-  printf("  estimated wall time on %d rank(s) at %.3g GFLOP/s each: %.3g s\n", a->ranks,
-         a->gflops, wall);
+  printf("  estimated wall time on %d rank(s) (%d computing) at %.3g GFLOP/s each: %.3g s\n",
+         a->ranks, workers, a->gflops, wall);
   if (!a->list) return;
-  printf("\n  %-5s %-24s %-10s %-16s %10s %10s %10s\n", "unit", "sweep", "subject",
-         "variant", "Gflop", "MB in", "MiB mem");
+  printf("\n  %-5s %-24s %-10s %-16s %-8s %8s %7s %10s %10s %10s\n", "unit", "sweep",
+         "subject", "variant", "roi", "voxels", "design", "Gflop", "MB in", "MiB mem");
   for (int i = 0; i < p->n_units; i++) {
     const sched_unit *u = &p->units[i];
-    printf("  %-5d %-24.24s %-10.10s %-16.16s %10.3f %10.2f %10.1f\n", i,
+    printf("  %-5d %-24.24s %-10.10s %-16.16s %-8.8s %8ld %7d %10.3f %10.2f %10.1f\n", i,
            p->points[u->sweep].label, p->job->subjects[u->subject].id,
-           p->job->variants[u->variant].id, u->flops / 1e9, u->bytes_in / 1e6,
-           u->mem / 1048576.0);
+           p->job->variants[u->variant].id, u->roi >= 0 ? p->roi_names[u->roi] : "(all)",
+           u->n_vox, u->design, u->flops / 1e9, u->bytes_in / 1e6, u->mem / 1048576.0);
   }
 }
 
@@ -97,7 +109,13 @@ int cli_plan(int argc, char **argv) {
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   sched_plan *p = NULL;
-  if (sched_plan_create(MPI_COMM_WORLD, a.job, &p) != VF_OK) {
+  cfg_site site;
+  vf_status st = cfg_site_find(a.config, &site);
+  if (a.gflops != UNSET) site.gflops_per_rank = a.gflops;
+  if (a.mem_gib != UNSET) site.mem_per_rank_gib = a.mem_gib;
+  a.gflops = site.gflops_per_rank, a.mem_gib = site.mem_per_rank_gib;
+  if (st == VF_OK) st = sched_plan_create(MPI_COMM_WORLD, a.job, &site, &p);
+  if (st != VF_OK) {
     cli_print_error("plan");
     return CLI_EXIT_INPUT;
   }
@@ -108,8 +126,9 @@ int cli_plan(int argc, char **argv) {
   int code = CLI_EXIT_OK;
   if (mem > a.mem_gib * 1073741824.0) {
     vf_error(VF_E_INPUT, "the largest unit needs %.3g GiB but a rank has %.3g GiB "
-             "(--mem-per-rank); use more memory per rank or fewer voxels per subject",
-             mem / 1073741824.0, a.mem_gib);
+             "(--mem-per-rank, or memory_per_rank_gib in %s); give ranks more memory or "
+             "lower block_voxels there", mem / 1073741824.0, a.mem_gib, site.path[0] ? site.path :
+             "the built-in defaults");
     cli_print_error("plan");
     code = CLI_EXIT_INPUT;
   }

@@ -10,17 +10,26 @@
 #include "voxfit/sched.h"
 
 static const char *help =
-    "usage: voxfit run JOB.yaml [--force] [--quiet]\n"
+    "usage: voxfit run JOB.yaml [--force] [--quiet] [--shard I/N] [--config FILE]\n"
     "\n"
     "Fits ridge regression with per-voxel lambdas chosen by cross-validation\n"
     "for every (sweep point, subject, encoder variant) of the job, scores the\n"
     "test set, writes the job's results file (docs/results.md) and prints the\n"
     "mean test r per subject x variant x ROI.\n"
-    "  --force   replace an output file that holds another job's results\n"
-    "  --quiet   no progress lines\n"
-    "Run it under MPI: mpirun -np N voxfit run JOB.yaml (units are shared\n"
-    "among the ranks; results do not depend on N).\n"
-    "Exit: 0 all units fine, 1 some failed, 2 usage/config/input error.\n";
+    "  --force        replace an output file that holds another job's results\n"
+    "                 (or start afresh instead of resuming this job's)\n"
+    "  --quiet        no progress lines\n"
+    "  --shard I/N    run the I-th (1..N) of N disjoint shares of the units into\n"
+    "                 OUTPUT.shard-I-of-N.nc; voxfit collect merges them\n"
+    "  --config FILE  site settings (default: $VOXFIT_CONFIG, else configs/voxfit.yaml)\n"
+    "  --no-reuse     factorise for every unit (benchmarks only: results are the same)\n"
+    "Run it under MPI: mpirun -np N voxfit run JOB.yaml. Rank 0 hands units to the\n"
+    "others (with -np 1 it computes them itself); results do not depend on N.\n"
+    "Rerunning on an existing results file of the same job resumes it: units\n"
+    "done are skipped. SIGTERM or SIGUSR1 stop the job cleanly after the units in\n"
+    "progress, leaving a resumable file.\n"
+    "Exit: 0 all units fine, 1 some failed, 2 usage/config/input error,\n"
+    "3 stopped by a signal (rerun to resume), 4 internal error.\n";
 
 static double table_at(const io_results_table *t, int w, int s, int v, int q) {
   return t->roi_mean_r[(((size_t)w * t->n_subjects + s) * t->n_variants + v) * t->n_rois + q];
@@ -92,49 +101,98 @@ static void print_summary(const char *path) {
   io_results_table_destroy(&t);
 }
 
-int cli_run(int argc, char **argv) {
-  const char *job = NULL;
-  sched_run_opts opt = {0, 0};
+static int parse_shard(const char *s, sched_run_opts *o) {
+  int i = 0, n = 0;
+  char end = 0;
+  if (sscanf(s, "%d/%d%c", &i, &n, &end) != 2 || n < 1 || i < 1 || i > n) return -1;
+  o->shard = i - 1, o->n_shards = n;
+  return 0;
+}
+
+static int parse_run(int argc, char **argv, sched_run_opts *o, const char **job,
+                     const char **config) {
   for (int i = 1; i < argc; i++) {
-    if (cli_is_help(argv[i])) {
-      cli_say(stdout, help);
-      return CLI_EXIT_OK;
-    } else if (!strcmp(argv[i], "--force")) opt.force = 1;
-    else if (!strcmp(argv[i], "--quiet")) opt.quiet = 1;
-    else if (argv[i][0] == '-' || job) {
-      vf_error(VF_E_USAGE, "unexpected argument '%s' (voxfit run --help)", argv[i]);
-      cli_print_error("run");
-      return CLI_EXIT_INPUT;
-    } else job = argv[i];
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (cli_is_help(a)) return 1;
+    if (!strcmp(a, "--force")) o->force = 1;
+    else if (!strcmp(a, "--quiet")) o->quiet = 1;
+    else if (!strcmp(a, "--no-reuse")) o->no_reuse = 1;
+    else if (!strcmp(a, "--config") && more) *config = argv[++i];
+    else if (!strcmp(a, "--shard") && more) {
+      if (parse_shard(argv[++i], o))
+        return vf_error(VF_E_USAGE, "--shard wants I/N with 1 <= I <= N, got '%s'", argv[i]), 2;
+    } else if (a[0] == '-' || *job)
+      return vf_error(VF_E_USAGE, "unexpected argument '%s' (voxfit run --help)", a), 2;
+    else *job = a;
   }
-  if (!job) {
-    cli_say(stderr, "voxfit run: error: no job file given (voxfit run --help)\n");
+  if (!*job) return vf_error(VF_E_USAGE, "no job file given (voxfit run --help)"), 2;
+  return 0;
+}
+
+static int exit_code(vf_status st) {
+  if (st == VF_E_INPUT || st == VF_E_USAGE) return CLI_EXIT_INPUT;
+  return CLI_EXIT_INTERNAL;
+}
+
+static void report(const sched_plan *p, const sched_run_stats *s, const char *out, int rank) {
+  if (rank != 0) return;
+  if (s->stopped) {
+    fprintf(stderr, "voxfit run: stopped by a signal after %d of %d units; rerun the same "
+            "command to resume %s\n", s->n_done + s->n_failed, s->n_units, out);
+    return;
+  }
+  print_summary(out);
+  printf("units: %d run (%d done, %d failed), %d done before; %d factorisations for %d "
+         "designs; %.1f s wall, %.1f s in units\n", s->n_units, s->n_done, s->n_failed,
+         s->n_skipped, s->n_factorisations, p->n_designs, s->seconds, s->compute_seconds);
+  if (s->n_failed)
+    fprintf(stderr, "voxfit run: %d unit(s) failed; see unit_error in %s\n", s->n_failed, out);
+}
+
+int cli_run(int argc, char **argv) {
+  const char *job = NULL, *config = NULL;
+  sched_run_opts opt = {0, 0, 0, 1, NULL, 0};
+  int r = parse_run(argc, argv, &opt, &job, &config);
+  if (r == 1) {
+    cli_say(stdout, help);
+    return CLI_EXIT_OK;
+  }
+  if (r) {
+    cli_print_error("run");
     return CLI_EXIT_INPUT;
   }
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   int threads = sched_set_blas_threads(MPI_COMM_WORLD);
+  cfg_site site;
   sched_plan *p = NULL;
-  if (sched_plan_create(MPI_COMM_WORLD, job, &p) != VF_OK) {
+  vf_status st = cfg_site_find(config, &site);
+  if (st == VF_OK) st = sched_plan_create(MPI_COMM_WORLD, job, &site, &p);
+  if (st != VF_OK) {
     cli_print_error("run");
     return CLI_EXIT_INPUT;
   }
+  char out[CFG_PATH_LEN + 32];
+  if (opt.n_shards > 1) sched_shard_path(p->job->output, opt.shard, opt.n_shards, out, sizeof out);
+  else snprintf(out, sizeof out, "%s", p->job->output);
+  opt.output = out;
   if (rank == 0 && !opt.quiet)
-    vf_log(VF_LOG_INFO, "job %s: %d units (%d sweep points x %d subjects x %d variants), "
-           "%d ranks x %d BLAS threads", p->job->name, p->n_units, p->n_points,
-           p->job->n_subjects, p->job->n_variants, size, threads);
-  int failed = 0;
-  vf_status st = sched_run(MPI_COMM_WORLD, p, &opt, &failed);
-  char out[CFG_PATH_LEN];
-  snprintf(out, sizeof out, "%s", p->job->output);
-  sched_plan_destroy(&p);
+    vf_log(VF_LOG_INFO, "job %s: %d units (%d sweep points x %d subjects x %d variants, "
+           "ROIs split at %ld voxels), %d designs; %d ranks x %d BLAS threads%s",
+           p->job->name, p->n_units, p->n_points, p->job->n_subjects, p->job->n_variants,
+           site.block_voxels, p->n_designs, size, threads,
+           size > 1 ? " (rank 0 schedules)" : "");
+  sched_run_stats stats;
+  st = sched_run(MPI_COMM_WORLD, p, &opt, &stats);
   if (st != VF_OK) {
     cli_print_error("run");
-    return st == VF_E_INPUT || st == VF_E_USAGE ? CLI_EXIT_INPUT : CLI_EXIT_INTERNAL;
+    sched_plan_destroy(&p);
+    return exit_code(st);
   }
-  if (rank == 0) print_summary(out);
-  if (failed && rank == 0)
-    fprintf(stderr, "voxfit run: %d unit(s) failed; see unit_error in %s\n", failed, out);
-  return failed ? CLI_EXIT_UNITS_FAILED : CLI_EXIT_OK;
+  report(p, &stats, out, rank);
+  sched_plan_destroy(&p);
+  if (stats.stopped) return CLI_EXIT_STOPPED;
+  return stats.n_failed ? CLI_EXIT_UNITS_FAILED : CLI_EXIT_OK;
 }

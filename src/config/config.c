@@ -353,7 +353,8 @@ static vf_status syntax_error(const char *file, const char *text,
 }
 
 /* The first document, and a check that there is no second one. */
-static vf_status load_doc(const char *file, const char *text, yaml_document_t *doc) {
+vf_status yt_load(const char *file, const char *text, const char *kind,
+                  yaml_document_t *doc) {
   yaml_parser_t p;
   yaml_document_t extra;
   vf_status st = VF_OK;
@@ -370,9 +371,9 @@ static vf_status load_doc(const char *file, const char *text, yaml_document_t *d
   } else {
     yaml_node_t *root = yaml_document_get_root_node(&extra);
     if (root)
-      st = vf_error(VF_E_INPUT, "%s:%d:%d: a job file holds one YAML document; "
+      st = vf_error(VF_E_INPUT, "%s:%d:%d: a %s holds one YAML document; "
                     "remove the second one (or the '---' line)", file,
-                    (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1);
+                    (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1, kind);
     yaml_document_delete(&extra);
   }
   if (st) yaml_document_delete(doc);
@@ -382,7 +383,7 @@ static vf_status load_doc(const char *file, const char *text, yaml_document_t *d
 
 static vf_status parse_text(const char *file, const char *text, cfg_job *job) {
   yaml_document_t doc;
-  VF_CALL(load_doc(file, text, &doc));
+  VF_CALL(yt_load(file, text, "job file", &doc));
   yt_doc d = {file, &doc};
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   vf_status st = root ? parse_job(&d, root, job)
@@ -415,28 +416,28 @@ fail:
 
 /* Reads into a buffer that doubles as needed: the size of a pipe or of
  * /dev/stdin is not known up front. */
-static vf_status read_file(const char *path, char **out) {
+vf_status yt_read_file(const char *path, const char *kind, char **out) {
   vf_status st;
   size_t cap = 1 << 16, n = 0;
   char *buf = NULL;
   FILE *f = fopen(path, "rb");
   *out = NULL;
-  if (!f) return vf_error(VF_E_INPUT, "%s: cannot read job file: %s", path, strerror(errno));
+  if (!f) return vf_error(VF_E_INPUT, "%s: cannot read %s: %s", path, kind, strerror(errno));
   for (;;) {
     char *grown = realloc(buf, cap + 1);
     if (!grown) VF_FAIL(VF_E_NOMEM, "%s: cannot allocate %zu bytes for the job file", path, cap);
     buf = grown;
     n += fread(buf + n, 1, cap - n, f);
     if (ferror(f))
-      VF_FAIL(VF_E_INPUT, "%s: cannot read job file: %s", path, strerror(errno));
+      VF_FAIL(VF_E_INPUT, "%s: cannot read %s: %s", path, kind, strerror(errno));
     if (n < cap || cap > (size_t)MAX_JOB_BYTES) break;
     cap *= 2;
   }
   if (n > (size_t)MAX_JOB_BYTES)
-    VF_FAIL(VF_E_INPUT, "%s: job file is larger than %ld MiB; is it the right file?",
-            path, MAX_JOB_BYTES >> 20);
+    VF_FAIL(VF_E_INPUT, "%s: %s is larger than %ld MiB; is it the right file?",
+            path, kind, MAX_JOB_BYTES >> 20);
   if (memchr(buf, '\0', n))
-    VF_FAIL(VF_E_INPUT, "%s: job file contains a NUL byte; is it a text file?", path);
+    VF_FAIL(VF_E_INPUT, "%s: %s contains a NUL byte; is it a text file?", path, kind);
   buf[n] = '\0';
   fclose(f);
   *out = buf;
@@ -451,7 +452,7 @@ vf_status cfg_job_load(const char *path, cfg_job **out) {
   char *text = NULL;
   *out = NULL;
   if (!path) return vf_error(VF_E_INTERNAL, "cfg_job_load: NULL path");
-  VF_CALL(read_file(path, &text));
+  VF_CALL(yt_read_file(path, "job file", &text));
   vf_status st = cfg_job_parse(path, text, out);
   free(text);
   if (st) vf_trace_push(__FILE__, __LINE__, __func__);

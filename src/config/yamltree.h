@@ -14,6 +14,12 @@ typedef struct {
   yaml_document_t *doc;  /* the parsed tree */
 } yt_doc;
 
+/* Reads a whole text file (kind names it in messages: "job file"). */
+vf_status yt_read_file(const char *path, const char *kind, char **out);
+/* Parses text's one YAML document into doc (yaml_document_delete it). */
+vf_status yt_load(const char *file, const char *text, const char *kind,
+                  yaml_document_t *doc);
+
 /* A dotted key path ("variants[2].tower"), built while descending. */
 typedef struct { char s[256]; } yt_path;
 yt_path yt_key(const char *parent, const char *key);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <pnetcdf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -11,7 +12,11 @@
 #include "voxfit/io.h"
 
 enum { V_TEST_R, V_TEST_R2, V_LAMBDA, V_CV, V_CVS, V_STATUS, V_ERROR,
-       V_MEAN, V_MEDIAN, V_NVOX, V_NMASK, V_SECONDS, V_COUNT };
+       V_SECONDS, V_RSTATUS, V_MEAN, V_MEDIAN, V_NVOX, V_NMASK, V_COUNT };
+static const char *const var_names[V_COUNT] = {
+    "test_r", "test_r2", "best_lambda", "cv_score", "cv_scores", "unit_status",
+    "unit_error", "unit_seconds", "roi_status", "roi_mean_r", "roi_median_r",
+    "roi_n_voxels", "roi_n_masked"};
 
 struct io_results {
   MPI_Comm comm;
@@ -19,7 +24,7 @@ struct io_results {
   int var[V_COUNT];
   int *wvar;   /* per variant: weights variable, or -1 */
   long *wlen;  /* per variant: its feature length */
-  int n_rois, n_lambdas;
+  int n_rois, n_lambdas, n_units;
   char path[4096];
 };
 
@@ -39,8 +44,9 @@ static void utc_now(char *buf, size_t n) {
 }
 
 vf_status io_results_check_existing(const char *path, const char *hash,
-                                    int force) {
+                                    int force, int *resumable) {
   struct stat sb;
+  *resumable = 0;
   if (stat(path, &sb) != 0 || force) return VF_OK;
   int ncid, err = ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, &ncid);
   if (err != NC_NOERR)
@@ -60,6 +66,7 @@ vf_status io_results_check_existing(const char *path, const char *hash,
     return vf_error(VF_E_INPUT, "%s: holds the results of another job (job_hash %s, "
                     "this job %s); choose another output or rerun with --force",
                     path, old, hash);
+  *resumable = 1;
   return VF_OK;
 }
 
@@ -127,12 +134,13 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
                             meta_var *mv, int *nmv) {
   const char *path = r->path;
   int ncid = r->ncid, d[16], *v = r->var;
-  enum { SW, SU, VA, RO, VX, LA, PA, TW, NL, ML, LL, XY };
+  enum { SW, SU, VA, RO, VX, LA, PA, TW, NL, ML, LL, XY, UN };
   const char *dn[] = {"sweep", "subject", "variant", "roi", "voxel", "lambda",
-                      "pair", "two", "name_len", "msg_len", "label_len", "xyz"};
+                      "pair", "two", "name_len", "msg_len", "label_len", "xyz", "unit"};
   MPI_Offset dl[] = {L->n_sweep, L->n_subjects, L->n_variants, L->n_rois,
-                     L->n_vox, L->n_lambdas, L->n_pairs, 2, IO_NAME_LEN, 256, 128, 3};
-  for (int i = 0; i <= XY; i++) VF_CALL(def_dim(path, ncid, dn[i], dl[i], &d[i]));
+                     L->n_vox, L->n_lambdas, L->n_pairs, 2, IO_NAME_LEN, 256, 128, 3,
+                     L->n_units};
+  for (int i = 0; i <= UN; i++) VF_CALL(def_dim(path, ncid, dn[i], dl[i], &d[i]));
   int k = 0;
   meta_var m[] = {
       {"subject_id", NC_CHAR, L->subject_ids, 2, {SU, NL}},
@@ -149,6 +157,12 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
       {"voxel_roi", NC_INT, L->voxel_roi, 1, {VX, 0}},
       {"voxel_index", NC_INT, L->voxel_index, 1, {VX, 0}},
       {"voxel_xyz", NC_FLOAT, L->voxel_xyz, 2, {VX, XY}},
+      {"unit_sweep", NC_INT, L->unit_sweep, 1, {UN, 0}},
+      {"unit_subject", NC_INT, L->unit_subject, 1, {UN, 0}},
+      {"unit_variant", NC_INT, L->unit_variant, 1, {UN, 0}},
+      {"unit_roi", NC_INT, L->unit_roi, 1, {UN, 0}},
+      {"unit_voxel_start", NC_INT, L->unit_vox0, 1, {UN, 0}},
+      {"unit_voxel_count", NC_INT, L->unit_nvox, 1, {UN, 0}},
   };
   for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
     int dims[2] = {d[m[i].dims[0]], d[m[i].dims[1]]}, id;
@@ -164,14 +178,16 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
   v[V_CVS] = -1;
   if (L->save_cv_scores)
     VF_CALL(def_var(path, ncid, "cv_scores", NC_FLOAT, 4, pv, &v[V_CVS]));
-  int uv[5] = {d[SW], d[SU], d[VA], d[RO], d[ML]};
-  VF_CALL(def_var(path, ncid, "unit_status", NC_INT, 4, uv, &v[V_STATUS]));
-  VF_CALL(def_var(path, ncid, "unit_error", NC_CHAR, 5, uv, &v[V_ERROR]));
+  int un[2] = {d[UN], d[ML]};
+  VF_CALL(def_var(path, ncid, "unit_status", NC_INT, 1, un, &v[V_STATUS]));
+  VF_CALL(def_var(path, ncid, "unit_error", NC_CHAR, 2, un, &v[V_ERROR]));
+  VF_CALL(def_var(path, ncid, "unit_seconds", NC_DOUBLE, 1, un, &v[V_SECONDS]));
+  int uv[4] = {d[SW], d[SU], d[VA], d[RO]};
+  VF_CALL(def_var(path, ncid, "roi_status", NC_INT, 4, uv, &v[V_RSTATUS]));
   VF_CALL(def_var(path, ncid, "roi_mean_r", NC_DOUBLE, 4, uv, &v[V_MEAN]));
   VF_CALL(def_var(path, ncid, "roi_median_r", NC_DOUBLE, 4, uv, &v[V_MEDIAN]));
   VF_CALL(def_var(path, ncid, "roi_n_voxels", NC_INT, 4, uv, &v[V_NVOX]));
   VF_CALL(def_var(path, ncid, "roi_n_masked", NC_INT, 4, uv, &v[V_NMASK]));
-  VF_CALL(def_var(path, ncid, "unit_seconds", NC_DOUBLE, 3, uv, &v[V_SECONDS]));
   VF_CALL(define_weights(r, L, d[SW], d[VX]));
   char now[32];
   utc_now(now, sizeof now);
@@ -189,6 +205,12 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
   /* a classic file has no empty fixed dimension: "pair" has length 1 and
    * holds -1 when the job declares no pair */
   NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "n_pairs", NC_INT, 1, &L->n_pairs), "n_pairs");
+  int shard[2] = {L->shard, L->n_shards};
+  long long bv = L->block_voxels;
+  NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "shard", NC_INT, 2, shard), "shard");
+  NC(ncmpi_put_att_longlong(ncid, NC_GLOBAL, "block_voxels", NC_INT64, 1, &bv), "block_voxels");
+  /* 1 once every flag is zeroed: a file killed before is not resumed */
+  NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "initialised", NC_INT, 1, &zero), "initialised");
   return VF_OK;
 }
 
@@ -198,12 +220,22 @@ static vf_status zero_status(io_results *r, const io_results_layout *L,
   const char *path = r->path;
   size_t n = (size_t)L->n_sweep * L->n_subjects * L->n_variants * L->n_rois;
   int *z = NULL;
+  if (n < (size_t)L->n_units) n = (size_t)L->n_units;
   VF_CALL(vf_calloc(n, sizeof(int), "status flags", &z));
   NC(ncmpi_begin_indep_data(r->ncid), "begin independent mode");
   int err = rank == 0 ? ncmpi_put_var_int(r->ncid, r->var[V_STATUS], z) : NC_NOERR;
+  if (err == NC_NOERR && rank == 0) err = ncmpi_put_var_int(r->ncid, r->var[V_RSTATUS], z);
   vf_free(&z);
   NC(err, "unit_status");
   NC(ncmpi_end_indep_data(r->ncid), "end independent mode");
+  return VF_OK;
+}
+
+static vf_status set_int_att(io_results *r, const char *name, int value) {
+  const char *path = r->path;
+  NC(ncmpi_redef(r->ncid), "redef");
+  NC(ncmpi_put_att_int(r->ncid, NC_GLOBAL, name, NC_INT, 1, &value), name);
+  NC(ncmpi_enddef(r->ncid), "enddef");
   return VF_OK;
 }
 
@@ -234,6 +266,7 @@ vf_status io_results_create(MPI_Comm comm, const char *path,
   r->ncid = -1;
   r->n_rois = L->n_rois;
   r->n_lambdas = L->n_lambdas;
+  r->n_units = L->n_units;
   snprintf(r->path, sizeof r->path, "%s", path);
   VF_TRY(create_file(r));
   VF_TRY(define_all(r, L, mv, &nmv));
@@ -242,6 +275,7 @@ vf_status io_results_create(MPI_Comm comm, const char *path,
   VF_TRY(write_meta(r->path, r->ncid, mv, nmv, rank));
   VF_TRY(zero_status(r, L, rank));
   if (ncmpi_sync(r->ncid) != NC_NOERR) VF_FAIL(VF_E_IO, "%s: sync failed", path);
+  VF_TRY(set_int_att(r, "initialised", 1));
   *out = r;
   return VF_OK;
 fail:
@@ -253,7 +287,7 @@ fail:
 
 static vf_status put_unit_data(io_results *r, const io_unit_result *u) {
   const char *path = r->path;
-  int id = r->ncid, *v = r->var, R = r->n_rois, req;
+  int id = r->ncid, *v = r->var, req;
   MPI_Offset s3[3] = {u->sweep, u->variant, u->vox0}, c3[3] = {1, 1, u->n_vox};
   NC(ncmpi_iput_vara_double(id, v[V_TEST_R], s3, c3, u->test_r, &req), "test_r");
   NC(ncmpi_iput_vara_double(id, v[V_TEST_R2], s3, c3, u->test_r2, &req), "test_r2");
@@ -268,24 +302,17 @@ static vf_status put_unit_data(io_results *r, const io_unit_result *u) {
     MPI_Offset sw[3] = {u->sweep, u->vox0, 0}, cw[3] = {1, u->n_vox, r->wlen[u->variant]};
     NC(ncmpi_iput_vara_float(id, r->wvar[u->variant], sw, cw, u->weights, &req), "weights");
   }
-  MPI_Offset s4[4] = {u->sweep, u->subject, u->variant, 0}, c4[4] = {1, 1, 1, R};
-  NC(ncmpi_iput_vara_double(id, v[V_MEAN], s4, c4, u->roi_mean_r, &req), "roi_mean_r");
-  NC(ncmpi_iput_vara_double(id, v[V_MEDIAN], s4, c4, u->roi_median_r, &req), "roi_median_r");
-  NC(ncmpi_iput_vara_int(id, v[V_NVOX], s4, c4, u->roi_n_voxels, &req), "roi_n_voxels");
-  NC(ncmpi_iput_vara_int(id, v[V_NMASK], s4, c4, u->roi_n_masked, &req), "roi_n_masked");
-  MPI_Offset s5[5] = {u->sweep, u->subject, u->variant, 0, 0},
-             c5[5] = {1, 1, 1, R, 256};
-  NC(ncmpi_iput_vara_text(id, v[V_ERROR], s5, c5, &u->errors[0][0], &req), "unit_error");
-  NC(ncmpi_iput_vara_double(id, v[V_SECONDS], s4, c4, &u->seconds, &req), "unit_seconds");
+  MPI_Offset s2[2] = {u->unit, 0}, c2[2] = {1, 256}, c1[1] = {1};
+  NC(ncmpi_iput_vara_text(id, v[V_ERROR], s2, c2, u->error, &req), "unit_error");
+  NC(ncmpi_iput_vara_double(id, v[V_SECONDS], s2, c1, &u->seconds, &req), "unit_seconds");
   return VF_OK;
 }
 
 static vf_status put_unit_status(io_results *r, const io_unit_result *u) {
   const char *path = r->path;
   int req;
-  MPI_Offset s4[4] = {u->sweep, u->subject, u->variant, 0},
-             c4[4] = {1, 1, 1, r->n_rois};
-  NC(ncmpi_iput_vara_int(r->ncid, r->var[V_STATUS], s4, c4, u->status, &req),
+  MPI_Offset s1[1] = {u->unit}, c1[1] = {1};
+  NC(ncmpi_iput_vara_int(r->ncid, r->var[V_STATUS], s1, c1, &u->status, &req),
      "unit_status");
   return VF_OK;
 }
@@ -381,7 +408,7 @@ static vf_status read_table(const char *path, int ncid, io_results_table *t) {
   VF_CALL(get_var(path, ncid, "roi_name", NC_CHAR, t->roi_names));
   VF_CALL(get_var(path, ncid, "pair_variants", NC_INT, t->pairs));
   VF_CALL(get_var(path, ncid, "roi_mean_r", NC_DOUBLE, t->roi_mean_r));
-  VF_CALL(get_var(path, ncid, "unit_status", NC_INT, t->status));
+  VF_CALL(get_var(path, ncid, "roi_status", NC_INT, t->status));
   VF_CALL(get_var(path, ncid, "roi_n_masked", NC_INT, t->roi_n_masked));
   NC(ncmpi_get_att_int(ncid, NC_GLOBAL, "complete", &t->complete), "complete");
   return VF_OK;
@@ -414,4 +441,335 @@ void io_results_table_destroy(io_results_table **tp) {
   vf_free(&t->roi_names), vf_free(&t->pairs), vf_free(&t->roi_mean_r);
   vf_free(&t->status), vf_free(&t->roi_n_masked);
   vf_free(tp);
+}
+
+/* ---- resuming ---------------------------------------------------------- */
+
+static vf_status find_vars(io_results *r, const io_results_layout *L) {
+  const char *path = r->path;
+  for (int i = 0; i < V_COUNT; i++) {
+    int err = ncmpi_inq_varid(r->ncid, var_names[i], &r->var[i]);
+    if (err != NC_NOERR && !(i == V_CVS && !L->save_cv_scores))
+      return vf_error(VF_E_INPUT, "%s: has no variable '%s': written by another "
+                      "voxfit version or job settings; rerun with --force", path,
+                      var_names[i]);
+    if (err != NC_NOERR) r->var[i] = -1;
+  }
+  VF_CALL(vf_calloc((size_t)L->n_variants, sizeof(int), "weights ids", &r->wvar));
+  VF_CALL(vf_calloc((size_t)L->n_variants, sizeof(long), "weights sizes", &r->wlen));
+  for (int v = 0; v < L->n_variants; v++) {
+    char vn[IO_NAME_LEN + 16];
+    snprintf(vn, sizeof vn, "weights_%s", L->variant_ids[v]);
+    r->wvar[v] = -1;
+    if (!L->weight_len) continue;
+    NC(ncmpi_inq_varid(r->ncid, vn, &r->wvar[v]), vn);
+    r->wlen[v] = L->weight_len[v];
+  }
+  return VF_OK;
+}
+
+static vf_status check_dims(io_results *r, const io_results_layout *L) {
+  const char *path = r->path;
+  const char *names[] = {"sweep", "subject", "variant", "roi", "voxel", "lambda", "unit"};
+  long want[] = {L->n_sweep, L->n_subjects, L->n_variants, L->n_rois, L->n_vox,
+                 L->n_lambdas, L->n_units};
+  for (int i = 0; i < 7; i++) {
+    int id;
+    MPI_Offset len = -1;
+    if (ncmpi_inq_dimid(r->ncid, names[i], &id) == NC_NOERR) ncmpi_inq_dimlen(r->ncid, id, &len);
+    if (len != (want[i] > 0 ? want[i] : 1))
+      return vf_error(VF_E_INPUT, "%s: has %lld along '%s' but this run has %ld (the "
+                      "inputs or the site's block_voxels changed); rerun with --force",
+                      path, (long long)len, names[i], want[i]);
+  }
+  return VF_OK;
+}
+
+static vf_status check_units(io_results *r, const io_results_layout *L) {
+  const char *path = r->path;
+  const char *names[] = {"unit_sweep", "unit_subject", "unit_variant", "unit_roi",
+                         "unit_voxel_start", "unit_voxel_count"};
+  const int *want[] = {L->unit_sweep, L->unit_subject, L->unit_variant, L->unit_roi,
+                       L->unit_vox0, L->unit_nvox};
+  int *got = NULL, same = 1;
+  VF_CALL(vf_calloc((size_t)L->n_units + 1, sizeof(int), "unit table", &got));
+  for (int i = 0; i < 6 && same; i++) {
+    int id, err = ncmpi_inq_varid(r->ncid, names[i], &id);
+    if (err == NC_NOERR) err = ncmpi_get_var_int_all(r->ncid, id, got);
+    same = err == NC_NOERR && !memcmp(got, want[i], sizeof(int) * (size_t)L->n_units);
+  }
+  vf_free(&got);
+  if (!same)
+    return vf_error(VF_E_INPUT, "%s: its units are not this run's (the site's "
+                    "block_voxels or the unit order changed); rerun with the same "
+                    "configs/ or with --force", path);
+  return VF_OK;
+}
+
+static vf_status check_header(io_results *r, const io_results_layout *L) {
+  const char *path = r->path;
+  int init = 0, shard[2] = {-1, -1};
+  if (ncmpi_get_att_int(r->ncid, NC_GLOBAL, "initialised", &init) != NC_NOERR)
+    return vf_error(VF_E_INPUT, "%s: was written by an older voxfit (no unit table); "
+                    "rerun with --force to start afresh", path);
+  if (init != 1)
+    return vf_error(VF_E_INPUT, "%s: the job that created it was stopped before the "
+                    "file was set up; rerun with --force to start afresh", path);
+  ncmpi_get_att_int(r->ncid, NC_GLOBAL, "shard", shard);
+  if (shard[0] != L->shard || shard[1] != L->n_shards)
+    return vf_error(VF_E_INPUT, "%s: holds shard %d of %d, not %d of %d; choose the "
+                    "matching --shard or rerun with --force", path, shard[0] + 1,
+                    shard[1], L->shard + 1, L->n_shards);
+  return VF_OK;
+}
+
+static vf_status open_checked(io_results *r, const io_results_layout *L, int *status) {
+  const char *path = r->path;
+  NC(ncmpi_open(r->comm, path, NC_WRITE, MPI_INFO_NULL, &r->ncid), "cannot reopen to resume");
+  VF_CALL(check_header(r, L));
+  VF_CALL(check_dims(r, L));
+  VF_CALL(find_vars(r, L));
+  VF_CALL(check_units(r, L));
+  NC(ncmpi_get_var_int_all(r->ncid, r->var[V_STATUS], status), "unit_status");
+  /* the file is being worked on again: no longer complete */
+  int zero = 0;
+  NC(ncmpi_redef(r->ncid), "redef");
+  NC(ncmpi_put_att_int(r->ncid, NC_GLOBAL, "complete", NC_INT, 1, &zero), "complete");
+  NC(ncmpi_enddef(r->ncid), "enddef");
+  return VF_OK;
+}
+
+vf_status io_results_open(MPI_Comm comm, const char *path,
+                          const io_results_layout *L, io_results **out,
+                          int *status) {
+  io_results *r = NULL;
+  *out = NULL;
+  VF_CALL(vf_calloc(1, sizeof *r, "results handle", &r));
+  r->comm = comm, r->ncid = -1;
+  r->n_rois = L->n_rois, r->n_lambdas = L->n_lambdas, r->n_units = L->n_units;
+  snprintf(r->path, sizeof r->path, "%s", path);
+  vf_status st = open_checked(r, L, status);
+  if (st) {
+    if (r->ncid >= 0) ncmpi_close(r->ncid);
+    vf_free(&r->wvar), vf_free(&r->wlen), vf_free(&r);
+    return st;
+  }
+  *out = r;
+  return VF_OK;
+}
+
+/* ---- ROI summaries ----------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Per (sweep, subject, variant, roi): 1 when every unit covering it is
+ * done, 2 when one failed, else 0. */
+static void roi_flags(const io_results_layout *L, const int *status, int *flag) {
+  size_t n = (size_t)L->n_sweep * L->n_subjects * L->n_variants * L->n_rois;
+  for (size_t i = 0; i < n; i++) flag[i] = 1;
+  for (int u = 0; u < L->n_units; u++) {
+    for (int q = 0; q < L->n_rois; q++) {
+      if (L->unit_roi[u] >= 0 && L->unit_roi[u] != q) continue;
+      size_t i = (((size_t)L->unit_sweep[u] * L->n_subjects + L->unit_subject[u]) *
+                      L->n_variants + L->unit_variant[u]) * L->n_rois + q;
+      if (status[u] == 2) flag[i] = 2;
+      else if (status[u] == 0 && flag[i] == 1) flag[i] = 0;
+    }
+  }
+}
+
+typedef struct {
+  double *mean, *median;
+  int *nvox, *nmask, *flag;
+} roi_stats;
+
+static void summarise_slice(const io_results_layout *L, int w, int v, const double *r,
+                            double *buf, roi_stats *o) {
+  for (int s = 0; s < L->n_subjects; s++)
+    for (int q = 0; q < L->n_rois; q++) {
+      size_t i = (((size_t)w * L->n_subjects + s) * L->n_variants + v) * L->n_rois + q;
+      long n = 0, masked = 0;
+      for (long k = 0; k < L->n_vox; k++) {
+        if (L->voxel_subject[k] != s || L->voxel_roi[k] != q) continue;
+        if (isnan(r[k])) masked++;
+        else buf[n++] = r[k];
+      }
+      double sum = 0;
+      for (long t = 0; t < n; t++) sum += buf[t];
+      if (n) qsort(buf, (size_t)n, sizeof(double), cmp_double);
+      int ok = o->flag[i] == 1 && n > 0;
+      o->nvox[i] = (int)(n + masked);
+      o->nmask[i] = o->flag[i] == 1 ? (int)masked : 0;
+      o->mean[i] = ok ? sum / n : NAN;
+      o->median[i] = ok ? (n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2])) : NAN;
+    }
+}
+
+static vf_status summarise_rank0(io_results *r, const io_results_layout *L,
+                                 roi_stats *o, double *slice, double *buf) {
+  const char *path = r->path;
+  for (int w = 0; w < L->n_sweep; w++)
+    for (int v = 0; v < L->n_variants; v++) {
+      MPI_Offset st[3] = {w, v, 0}, ct[3] = {1, 1, L->n_vox};
+      NC(ncmpi_get_vara_double(r->ncid, r->var[V_TEST_R], st, ct, slice), "test_r");
+      summarise_slice(L, w, v, slice, buf, o);
+    }
+  NC(ncmpi_put_var_double(r->ncid, r->var[V_MEAN], o->mean), "roi_mean_r");
+  NC(ncmpi_put_var_double(r->ncid, r->var[V_MEDIAN], o->median), "roi_median_r");
+  NC(ncmpi_put_var_int(r->ncid, r->var[V_NVOX], o->nvox), "roi_n_voxels");
+  NC(ncmpi_put_var_int(r->ncid, r->var[V_NMASK], o->nmask), "roi_n_masked");
+  NC(ncmpi_put_var_int(r->ncid, r->var[V_RSTATUS], o->flag), "roi_status");
+  return VF_OK;
+}
+
+vf_status io_results_summarise(io_results *r, const io_results_layout *L,
+                               const int *status) {
+  const char *path = r->path;
+  int rank;
+  MPI_Comm_rank(r->comm, &rank);
+  size_t n = (size_t)L->n_sweep * L->n_subjects * L->n_variants * L->n_rois;
+  roi_stats o = {0};
+  double *slice = NULL, *buf = NULL;
+  vf_status st = VF_OK;
+  NC(ncmpi_begin_indep_data(r->ncid), "begin independent mode");
+  if (rank == 0) {
+    VF_TRY(vf_calloc(n, sizeof(double), "ROI means", &o.mean));
+    VF_TRY(vf_calloc(n, sizeof(double), "ROI medians", &o.median));
+    VF_TRY(vf_calloc(n, sizeof(int), "ROI sizes", &o.nvox));
+    VF_TRY(vf_calloc(n, sizeof(int), "ROI masks", &o.nmask));
+    VF_TRY(vf_calloc(n, sizeof(int), "ROI flags", &o.flag));
+    VF_TRY(vf_calloc((size_t)L->n_vox, sizeof(double), "test r", &slice));
+    VF_TRY(vf_calloc((size_t)L->n_vox, sizeof(double), "test r", &buf));
+    roi_flags(L, status, o.flag);
+    VF_TRY(summarise_rank0(r, L, &o, slice, buf));
+  }
+fail:
+  vf_free(&o.mean), vf_free(&o.median), vf_free(&o.nvox), vf_free(&o.nmask);
+  vf_free(&o.flag), vf_free(&slice), vf_free(&buf);
+  int bad = st != VF_OK, any = 0;
+  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, r->comm);
+  NC(ncmpi_end_indep_data(r->ncid), "end independent mode");
+  if (st) return st;
+  if (any) return vf_error(VF_E_IO, "%s: rank 0 could not write the ROI summaries", path);
+  NC(ncmpi_sync(r->ncid), "sync");
+  return VF_OK;
+}
+
+/* ---- copying units between files (collect) ----------------------------- */
+
+/* A unit's data read from an open source file into owned buffers. */
+typedef struct {
+  io_unit_result u;
+  double *d;     /* 4 x n_vox */
+  float *cvs, *w;
+  char error[256];
+} unit_copy;
+
+static void unit_copy_free(unit_copy *c) {
+  vf_free(&c->d), vf_free(&c->cvs), vf_free(&c->w);
+}
+
+static vf_status read_unit(const char *path, int ncid, const io_results *dst,
+                           const io_results_layout *L, int u, int status, unit_copy *c) {
+  long nv = L->unit_nvox[u];
+  int v = L->unit_variant[u], id;
+  memset(c, 0, sizeof *c);
+  c->u = (io_unit_result){u, L->unit_sweep[u], v, L->unit_vox0[u], nv, NULL, NULL, NULL,
+                          NULL, NULL, NULL, status, c->error, 0};
+  VF_CALL(vf_calloc((size_t)nv * 4 + 1, sizeof(double), "unit copy", &c->d));
+  MPI_Offset s3[3] = {c->u.sweep, v, c->u.vox0}, c3[3] = {1, 1, nv};
+  for (int k = 0; k < 4; k++) {
+    NC(ncmpi_get_vara_double(ncid, dst->var[k], s3, c3, c->d + k * nv), var_names[k]);
+  }
+  c->u.test_r = c->d, c->u.test_r2 = c->d + nv, c->u.best_lambda = c->d + 2 * nv;
+  c->u.cv_best = c->d + 3 * nv;
+  if (dst->var[V_CVS] >= 0) {
+    MPI_Offset s4[4] = {c->u.sweep, v, c->u.vox0, 0}, c4[4] = {1, 1, nv, L->n_lambdas};
+    VF_CALL(vf_calloc((size_t)nv * L->n_lambdas + 1, sizeof(float), "unit copy", &c->cvs));
+    NC(ncmpi_get_vara_float(ncid, dst->var[V_CVS], s4, c4, c->cvs), "cv_scores");
+    c->u.cv_scores = c->cvs;
+  }
+  if (dst->wvar[v] >= 0) {
+    char vn[IO_NAME_LEN + 16];
+    snprintf(vn, sizeof vn, "weights_%s", L->variant_ids[v]);
+    NC(ncmpi_inq_varid(ncid, vn, &id), vn);
+    MPI_Offset sw[3] = {c->u.sweep, c->u.vox0, 0}, cw[3] = {1, nv, dst->wlen[v]};
+    VF_CALL(vf_calloc((size_t)nv * dst->wlen[v] + 1, sizeof(float), "unit copy", &c->w));
+    NC(ncmpi_get_vara_float(ncid, id, sw, cw, c->w), vn);
+    c->u.weights = c->w;
+  }
+  MPI_Offset s2[2] = {u, 0}, c2[2] = {1, 256}, c1[1] = {1};
+  NC(ncmpi_inq_varid(ncid, "unit_error", &id), "unit_error");
+  NC(ncmpi_get_vara_text(ncid, id, s2, c2, c->error), "unit_error");
+  NC(ncmpi_inq_varid(ncid, "unit_seconds", &id), "unit_seconds");
+  NC(ncmpi_get_vara_double(ncid, id, s2, c1, &c->u.seconds), "unit_seconds");
+  return VF_OK;
+}
+
+static vf_status open_source(const char *path, const io_results_layout *L, int *ncid,
+                             int *status) {
+  char hash[64] = "";
+  MPI_Offset len = 0;
+  int id;
+  NC(ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, ncid), "cannot open");
+  if (ncmpi_inq_attlen(*ncid, NC_GLOBAL, "job_hash", &len) != NC_NOERR ||
+      len >= (MPI_Offset)sizeof hash ||
+      ncmpi_get_att_text(*ncid, NC_GLOBAL, "job_hash", hash) != NC_NOERR ||
+      strcmp(hash, L->job_hash))
+    return vf_error(VF_E_INPUT, "%s: is not a results file of this job (job_hash '%s', "
+                    "this job %s)", path, hash, L->job_hash);
+  MPI_Offset nu = -1;
+  if (ncmpi_inq_dimid(*ncid, "unit", &id) == NC_NOERR) ncmpi_inq_dimlen(*ncid, id, &nu);
+  if (nu != L->n_units)
+    return vf_error(VF_E_INPUT, "%s: has %lld units, this job %d (another block_voxels?)",
+                    path, (long long)nu, L->n_units);
+  NC(ncmpi_inq_varid(*ncid, "unit_status", &id), "unit_status");
+  NC(ncmpi_get_var_int(*ncid, id, status), "unit_status");
+  return VF_OK;
+}
+
+#define COPY_BATCH 32
+static vf_status copy_rank0(io_results *dst, const char *src, const io_results_layout *L,
+                            const int *take, int *copied) {
+  int ncid = -1, *status = NULL, more = 1, u = 0;
+  unit_copy batch[COPY_BATCH];
+  io_unit_result res[COPY_BATCH];
+  vf_status st = VF_OK;
+  st = vf_calloc((size_t)L->n_units + 1, sizeof(int), "unit flags", &status);
+  if (!st) st = open_source(src, L, &ncid, status);
+  while (more) {
+    int n = 0;
+    for (; u < L->n_units && n < COPY_BATCH && st == VF_OK; u++)
+      if (take[u] && (status[u] == 1 || status[u] == 2)) {
+        st = read_unit(src, ncid, dst, L, u, status[u], &batch[n]);
+        res[n] = batch[n].u;
+        n++;
+      }
+    more = u < L->n_units && st == VF_OK;
+    MPI_Bcast(&more, 1, MPI_INT, 0, dst->comm);
+    vf_status wst = io_results_write_units(dst, res, st ? 0 : n); /* collective */
+    if (!st) *copied += n;
+    for (int i = 0; i < n; i++) unit_copy_free(&batch[i]);
+    if (!st) st = wst;
+  }
+  if (ncid >= 0) ncmpi_close(ncid);
+  vf_free(&status);
+  return st;
+}
+
+vf_status io_results_copy_units(io_results *dst, const char *src,
+                                const io_results_layout *L, const int *take,
+                                int *copied) {
+  int rank, more = 1;
+  MPI_Comm_rank(dst->comm, &rank);
+  *copied = 0;
+  if (rank == 0) return copy_rank0(dst, src, L, take, copied);
+  while (more) {
+    MPI_Bcast(&more, 1, MPI_INT, 0, dst->comm);
+    VF_CALL(io_results_write_units(dst, NULL, 0));
+  }
+  return VF_OK;
 }

@@ -224,57 +224,221 @@ vf_status sched_point_folds(const sched_plan *p, int s, const cfg_ridge *rg,
   return VF_OK;
 }
 
-static vf_status unit_cost(const sched_plan *p, sched_unit *u) {
-  const cfg_ridge *rg = &p->points[u->sweep].ridge;
-  int s = u->subject, k = 0;
-  long ntr = p->n_train[s], nte = p->n_test[s];
-  long nv = p->sub_vox0[s + 1] - p->sub_vox0[s];
-  long pf = p->n_feat[u->variant] * rg->n_delays;
+/* The folds of subject s under rg, in fold order. */
+typedef struct {
+  int *fold, k;
+  long *order, *start;
+} fold_set;
+
+static void fold_set_free(fold_set *f) {
+  vf_free(&f->fold), vf_free(&f->order), vf_free(&f->start);
+}
+
+static vf_status make_fold_set(const sched_plan *p, int s, const cfg_ridge *rg,
+                               fold_set *fs) {
+  long ntr = p->n_train[s];
+  memset(fs, 0, sizeof *fs);
+  VF_CALL(vf_calloc((size_t)ntr, sizeof(int), "folds", &fs->fold));
+  VF_CALL(vf_calloc((size_t)ntr, sizeof(long), "fold order", &fs->order));
+  VF_CALL(sched_point_folds(p, s, rg, fs->fold, &fs->k));
+  VF_CALL(vf_calloc((size_t)fs->k + 1, sizeof(long), "fold starts", &fs->start));
+  ridge_folds_order(ntr, fs->fold, fs->k, fs->order, fs->start);
+  for (int f = 0; f < fs->k; f++)
+    if (fs->start[f + 1] - fs->start[f] < 2)
+      return vf_error(VF_E_INPUT, "%s: CV fold %d has %ld stimuli; use fewer folds",
+                      p->job->subjects[s].responses, f, fs->start[f + 1] - fs->start[f]);
+  return VF_OK;
+}
+
+/* Bytes to hash, grown as needed. */
+typedef struct {
+  unsigned char *b;
+  size_t n, cap;
+  int failed;
+} key_buf;
+
+static void kb_add(key_buf *kb, const void *data, size_t n) {
+  if (kb->failed || n == 0) return;
+  if (kb->n + n > kb->cap) {
+    size_t cap = 2 * (kb->n + n);
+    unsigned char *g = realloc(kb->b, cap);
+    if (!g) {
+      kb->failed = 1;
+      return;
+    }
+    kb->b = g, kb->cap = cap;
+  }
+  memcpy(kb->b + kb->n, data, n);
+  kb->n += n;
+}
+
+/* Everything the factorisation of (sweep w, subject s, variant v) depends
+ * on, hashed: equal keys mean the same model. */
+static vf_status design_key(const sched_plan *p, int w, int s, int v,
+                            const fold_set *fs, char key[17]) {
+  const cfg_ridge *rg = &p->points[w].ridge;
+  const cfg_variant *var = &p->job->variants[v];
+  const io_responses *r = p->resp[s];
+  key_buf kb = {0};
+  int head[8] = {fs->k, rg->std_features, rg->std_per_run, rg->n_delays,
+                 rg->precision, rg->solver, rg->n_lambdas, r->run != NULL};
+  kb_add(&kb, var->features, strlen(var->features) + 1);
+  kb_add(&kb, var->variable, strlen(var->variable) + 1);
+  kb_add(&kb, head, sizeof head);
+  kb_add(&kb, &p->n_train[s], sizeof(long));
+  kb_add(&kb, p->train_rows[s], sizeof(long) * (size_t)p->n_train[s]);
+  kb_add(&kb, &p->n_test[s], sizeof(long));
+  kb_add(&kb, p->test_rows[s], sizeof(long) * (size_t)p->n_test[s]);
+  kb_add(&kb, fs->fold, sizeof(int) * (size_t)p->n_train[s]);
+  if (r->run) kb_add(&kb, r->run, sizeof(int) * (size_t)p->n_stim);
+  kb_add(&kb, rg->delays, sizeof(int) * (size_t)rg->n_delays);
+  kb_add(&kb, rg->lambdas, sizeof(double) * (size_t)rg->n_lambdas);
+  if (kb.failed) {
+    free(kb.b);
+    return vf_error(VF_E_NOMEM, "cannot allocate the design key");
+  }
+  vf_hash_hex(kb.b, kb.n, key);
+  free(kb.b);
+  return VF_OK;
+}
+
+/* A design's factorisation flops and model bytes. */
+static void design_cost(const sched_plan *p, int w, int s, int v,
+                        const fold_set *fs, sched_design *d) {
+  const cfg_ridge *rg = &p->points[w].ridge;
+  double esz = rg->precision == CFG_PREC_SINGLE ? 4 : 8, m = rg->n_lambdas;
+  double ntr = p->n_train[s], nte = p->n_test[s];
+  double pd = (double)p->n_feat[v] * rg->n_delays, flops = 0, bytes = 0;
+  for (int f = 0; f <= fs->k; f++) {
+    double nva = f < fs->k ? fs->start[f + 1] - fs->start[f] : nte;
+    double nf = f < fs->k ? ntr - nva : ntr, small = nf < pd ? nf : pd;
+    /* Gram product, eigendecomposition (~9 n^3), V^T or U, projections */
+    flops += nf * pd * small + 9 * small * small * small + 2 * nf * pd * small +
+             2 * nva * pd * small;
+    bytes += esz * (nf * small + small * pd + nva * small * (f < fs->k ? 1 + m : 1));
+  }
+  d->flops = flops, d->bytes = bytes;
+}
+
+static int find_design(const sched_plan *p, const char *key) {
+  for (int i = 0; i < p->n_designs; i++)
+    if (!strcmp(p->designs[i].key, key)) return i;
+  return -1;
+}
+
+/* Memory of a unit of nv voxels of design d. */
+static double unit_mem(const sched_plan *p, int w, int s, int v, long nv,
+                       const sched_design *d) {
+  const cfg_ridge *rg = &p->points[w].ridge;
+  double esz = rg->precision == CFG_PREC_SINGLE ? 4 : 8;
+  double n = p->n_stim, ntr = p->n_train[s], pd = (double)p->n_feat[v] * rg->n_delays;
+  double small = ntr < pd ? ntr : pd;
+  double x = 8.0 * n * p->n_feat[v] + 8.0 * n * pd + esz * (ntr * pd + small * small);
+  double y = (8.0 + (esz < 8 ? esz : 0)) * n * nv + 8.0 * rg->n_lambdas * nv +
+             8.0 * p->resp[s]->n_rep * p->resp[s]->n_test * nv;
+  return d->bytes + x + y;
+}
+
+static vf_status add_unit(sched_plan *p, int w, int s, int v, int roi,
+                          long vox0, long nv, const fold_set *fs, int design) {
+  const cfg_ridge *rg = &p->points[w].ridge;
+  sched_unit *u = &p->units[p->n_units++];
+  long pd = p->n_feat[v] * rg->n_delays;
+  u->sweep = w, u->subject = s, u->variant = v, u->roi = roi;
+  u->vox0 = vox0, u->n_vox = nv, u->design = design;
+  u->flops = ridge_cv_flops(p->n_train[s], pd, nv, fs->start, fs->k, rg->n_lambdas,
+                            p->n_test[s]);
+  u->bytes_in = 4.0 * p->n_stim * (p->n_feat[v] + nv) +
+                4.0 * p->resp[s]->n_rep * p->resp[s]->n_test * nv;
+  u->mem = unit_mem(p, w, s, v, nv, &p->designs[design]);
+  p->designs[design].n_units++;
+  return VF_OK;
+}
+
+/* The voxel ranges of subject s: one per ROI, split into near-equal
+ * blocks of at most block voxels; one for all voxels when one lambda is
+ * shared by them (its choice must see every voxel). */
+static vf_status add_units(sched_plan *p, int w, int s, int v, const fold_set *fs,
+                           int design) {
+  long a = p->sub_vox0[s], end = p->sub_vox0[s + 1], block = p->site.block_voxels;
+  if (!p->points[w].ridge.lambda_per_voxel)
+    return add_unit(p, w, s, v, p->n_rois == 1 ? 0 : -1, a, end - a, fs, design);
+  while (a < end) {
+    int q = p->vox_roi[a];
+    long b = a;
+    while (b < end && p->vox_roi[b] == q) b++;
+    long n = b - a, nb = block > 0 ? (n + block - 1) / block : 1;
+    for (long i = 0, at = a; i < nb; i++) {
+      long len = n / nb + (i < n % nb);
+      VF_CALL(add_unit(p, w, s, v, q, at, len, fs, design));
+      at += len;
+    }
+    a = b;
+  }
+  return VF_OK;
+}
+
+static vf_status add_group(sched_plan *p, int w, int s, int v) {
+  const cfg_ridge *rg = &p->points[w].ridge;
   if (rg->std_per_run && !p->resp[s]->run)
     return vf_error(VF_E_INPUT, "%s: no 'run' variable, which ridge.standardize."
                     "per_run needs", p->job->subjects[s].responses);
-  int *fold = NULL;
-  long *order = NULL, *start = NULL;
-  vf_status st = VF_OK;
-  VF_TRY(vf_calloc((size_t)ntr, sizeof(int), "folds", &fold));
-  VF_TRY(vf_calloc((size_t)ntr, sizeof(long), "fold order", &order));
-  VF_TRY(sched_point_folds(p, s, rg, fold, &k));
-  VF_TRY(vf_calloc((size_t)k + 1, sizeof(long), "fold starts", &start));
-  ridge_folds_order(ntr, fold, k, order, start);
-  for (int f = 0; f < k; f++)
-    if (start[f + 1] - start[f] < 2)
-      VF_FAIL(VF_E_INPUT, "%s: CV fold %d has %ld stimuli; use fewer folds",
-              p->job->subjects[s].responses, f, start[f + 1] - start[f]);
-  u->flops = ridge_cv_flops(ntr, pf, nv, start, k, rg->n_lambdas, nte);
-  u->bytes_in = 4.0 * p->n_stim * (p->n_feat[u->variant] + nv) +
-                4.0 * p->resp[s]->n_rep * p->resp[s]->n_test * nv;
-  double esz = rg->precision == CFG_PREC_SINGLE ? 4 : 8;
-  double r = ntr < pf ? ntr : pf;
-  /* X (train, test, fold copy), U, Vt, Y train/test, CV scores */
-  u->mem = 8.0 * p->n_stim * pf + esz * (3.0 * ntr * pf + r * ntr + r * pf) +
-           8.0 * p->n_stim * nv + esz * p->n_stim * nv + 8.0 * rg->n_lambdas * nv +
-           8.0 * p->resp[s]->n_rep * p->resp[s]->n_test * nv;
-fail:
-  vf_free(&fold);
-  vf_free(&order);
-  vf_free(&start);
+  fold_set fs;
+  char key[17];
+  vf_status st = make_fold_set(p, s, rg, &fs);
+  if (st == VF_OK) st = design_key(p, w, s, v, &fs, key);
+  int d = st == VF_OK ? find_design(p, key) : -1;
+  if (st == VF_OK && d < 0) {
+    d = p->n_designs++;
+    sched_design *ds = &p->designs[d];
+    snprintf(ds->key, sizeof ds->key, "%s", key);
+    ds->variant = v, ds->sweep = w, ds->subject = s;
+    design_cost(p, w, s, v, &fs, ds);
+  }
+  if (st == VF_OK) st = add_units(p, w, s, v, &fs, d);
+  fold_set_free(&fs);
   return st;
 }
 
-/* Units grouped by variant (their features are read and factorised
- * alike), then subject, then sweep point. */
+static const sched_plan *sort_plan; /* qsort has no context argument */
+
+static double design_total(const sched_plan *p, int d) {
+  double f = p->designs[d].flops;
+  for (int i = 0; i < p->n_units; i++)
+    if (p->units[i].design == d) f += p->units[i].flops;
+  return f;
+}
+
+/* Largest designs first, and within a design the largest units first;
+ * the position breaks ties so the order is the same on every rank. */
+static int cmp_units(const void *x, const void *y) {
+  const sched_unit *a = x, *b = y;
+  if (a->design != b->design) {
+    double ta = sort_plan->designs[a->design].total, tb = sort_plan->designs[b->design].total;
+    if (ta != tb) return ta > tb ? -1 : 1;
+    return a->design - b->design;
+  }
+  if (a->flops != b->flops) return a->flops > b->flops ? -1 : 1;
+  return (a->vox0 > b->vox0) - (a->vox0 < b->vox0);
+}
+
 static vf_status make_units(sched_plan *p) {
   const cfg_job *j = p->job;
-  p->n_units = p->n_points * j->n_subjects * j->n_variants;
-  VF_CALL(vf_calloc((size_t)p->n_units, sizeof(sched_unit), "units", &p->units));
-  int i = 0;
+  int groups = p->n_points * j->n_subjects * j->n_variants;
+  long cap = 0;
+  for (int s = 0; s < j->n_subjects; s++) {
+    long n = p->sub_vox0[s + 1] - p->sub_vox0[s], b = p->site.block_voxels;
+    cap += p->n_rois + (b > 0 ? n / b + 1 : 0);
+  }
+  cap *= (long)p->n_points * j->n_variants;
+  VF_CALL(vf_calloc((size_t)cap, sizeof(sched_unit), "units", &p->units));
+  VF_CALL(vf_calloc((size_t)groups, sizeof(sched_design), "designs", &p->designs));
   for (int v = 0; v < j->n_variants; v++)
     for (int s = 0; s < j->n_subjects; s++)
-      for (int w = 0; w < p->n_points; w++) {
-        sched_unit *u = &p->units[i++];
-        u->sweep = w, u->subject = s, u->variant = v;
-        VF_CALL(unit_cost(p, u));
-      }
+      for (int w = 0; w < p->n_points; w++) VF_CALL(add_group(p, w, s, v));
+  for (int d = 0; d < p->n_designs; d++) p->designs[d].total = design_total(p, d);
+  sort_plan = p;
+  qsort(p->units, (size_t)p->n_units, sizeof(sched_unit), cmp_units);
   return VF_OK;
 }
 
@@ -314,11 +478,12 @@ static vf_status build(sched_plan *p) {
 }
 
 vf_status sched_plan_create(MPI_Comm comm, const char *job_path,
-                            sched_plan **out) {
+                            const cfg_site *site, sched_plan **out) {
   vf_status st = VF_OK;
   sched_plan *p = NULL;
   *out = NULL;
   VF_TRY(vf_calloc(1, sizeof *p, "plan", &p));
+  p->site = *site;
   st = load_job(comm, job_path, &p->job);
   if (st == VF_OK) st = build(p);
   VF_TRY(sched_agree(comm, st));
@@ -351,6 +516,7 @@ void sched_plan_destroy(sched_plan **pp) {
   vf_free(&p->vox_roi);
   vf_free(&p->vox_subject);
   vf_free(&p->units);
+  vf_free(&p->designs);
   vf_free(&p->weight_len);
   cfg_job_destroy(&p->job);
   vf_free(pp);

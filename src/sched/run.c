@@ -1,5 +1,5 @@
-/* Running a plan: units dealt round-robin to the ranks; after each round
- * every rank writes its unit collectively (data, sync, then status). */
+/* Running a plan: the master hands units to workers (voxfit/proto.h);
+ * finished units are flushed collectively; a rerun resumes. */
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -8,21 +8,29 @@
 #include <unistd.h>
 
 #include "voxfit/linalg.h"
+#include "voxfit/proto.h"
 #include "voxfit/sched.h"
 
 int sched_set_blas_threads(MPI_Comm comm) {
   MPI_Comm node;
   int local = 1;
   MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int rank, size, master_here = 0, is_master;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  is_master = rank == 0 && size > 1;
   MPI_Comm_size(node, &local);
+  MPI_Allreduce(&is_master, &master_here, 1, MPI_INT, MPI_MAX, node);
   MPI_Comm_free(&node);
   cpu_set_t set;
   int online = (int)sysconf(_SC_NPROCESSORS_ONLN), mine = online;
   if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
     mine = CPU_COUNT(&set);
   /* a rank bound to some cores owns them; an unbound one shares the node
-   * with the other ranks on it */
-  int threads = mine < online ? mine : online / local;
+   * with the other ranks on it, except a master that only schedules */
+  int workers = local - master_here > 0 ? local - master_here : 1;
+  int threads = mine < online ? mine : online / workers;
+  if (is_master) threads = 1;
   const char *env = getenv("VOXFIT_THREADS");
   if (env && atoi(env) > 0) threads = atoi(env);
   if (threads < 1) threads = 1;
@@ -81,6 +89,19 @@ vf_status sched_results_layout(const sched_plan *p, io_results_layout *L) {
   L->save_cv_scores = j->ridge.save_cv_scores;
   L->weight_len = p->weight_len;
   L->job_name = j->name, L->job_file = j->path, L->job_yaml = j->text, L->job_hash = j->hash;
+  L->n_units = p->n_units;
+  L->block_voxels = p->site.block_voxels;
+  L->n_shards = 1;
+  int **cols[6] = {&L->unit_sweep, &L->unit_subject, &L->unit_variant, &L->unit_roi,
+                   &L->unit_vox0, &L->unit_nvox};
+  for (int c = 0; c < 6; c++)
+    VF_CALL(vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit table", cols[c]));
+  for (int u = 0; u < p->n_units; u++) {
+    const sched_unit *x = &p->units[u];
+    L->unit_sweep[u] = x->sweep, L->unit_subject[u] = x->subject;
+    L->unit_variant[u] = x->variant, L->unit_roi[u] = x->roi;
+    L->unit_vox0[u] = (int)x->vox0, L->unit_nvox[u] = (int)x->n_vox;
+  }
   return VF_OK;
 }
 
@@ -90,83 +111,7 @@ void sched_results_layout_free(io_results_layout *L) {
   vf_free(&L->variant_trainings), vf_free(&L->variant_layers), vf_free(&L->pairs);
   vf_free(&L->voxel_subject), vf_free(&L->voxel_roi), vf_free(&L->voxel_index);
   vf_free(&L->voxel_xyz);
+  vf_free(&L->unit_sweep), vf_free(&L->unit_subject), vf_free(&L->unit_variant);
+  vf_free(&L->unit_roi), vf_free(&L->unit_vox0), vf_free(&L->unit_nvox);
 }
 
-static io_unit_result as_result(const sched_plan *p, int unit, const sched_unit_out *o) {
-  const sched_unit *u = &p->units[unit];
-  io_unit_result r = {u->sweep, u->subject, u->variant, p->sub_vox0[u->subject],
-                      o->n_vox, o->test_r, o->test_r2, o->best_lambda, o->cv_best,
-                      o->cv_scores, o->weights, o->status, o->roi_mean_r, o->roi_median_r,
-                      o->roi_n_voxels, o->roi_n_masked, o->errors, o->seconds};
-  return r;
-}
-
-/* Progress on rank 0: at most every VOXFIT_PROGRESS_SECONDS (default 10)
- * and at the end; a live line when stderr is a terminal. */
-static void progress(const sched_plan *p, int done, int failed, double t0,
-                     double *last, int quiet) {
-  double now = vf_now(), el = now - t0;
-  const char *env = getenv("VOXFIT_PROGRESS_SECONDS");
-  double every = env ? atof(env) : 10.0;
-  int tty = isatty(2);
-  if (quiet || (done < p->n_units && now - *last < (tty ? 0.5 : every))) return;
-  *last = now;
-  double flops = 0;
-  for (int i = 0; i < done; i++) flops += p->units[i].flops;
-  double eta = done ? el / done * (p->n_units - done) : 0;
-  char line[256];
-  snprintf(line, sizeof line, "%d/%d units done, %d failed, %.1f s, %.2f GFLOP/s, ETA %.0f s",
-           done, p->n_units, failed, el, el > 0 ? flops / el / 1e9 : 0, eta);
-  if (tty) fprintf(stderr, "\r%s%s", line, done == p->n_units ? "\n" : "");
-  else vf_log(VF_LOG_INFO, "%s", line);
-}
-
-/* One round: this rank's unit (if any), then the collective write. */
-static vf_status run_round(MPI_Comm comm, sched_plan *p, io_results *res,
-                           int unit, int *failed) {
-  sched_unit_out *o = NULL;
-  vf_status st = VF_OK;
-  if (unit < p->n_units) {
-    st = sched_unit_out_create(p, unit, &o);
-    if (st == VF_OK) st = sched_unit_run(p, unit, o);
-  }
-  VF_CALL(sched_agree(comm, st));
-  io_unit_result r;
-  if (o) r = as_result(p, unit, o);
-  st = io_results_write_units(res, &r, o ? 1 : 0);
-  if (o && o->status[0] == 2) (*failed)++;
-  sched_unit_out_destroy(&o);
-  return st;
-}
-
-vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *opt,
-                    int *n_failed) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  vf_status st = VF_OK;
-  io_results_layout L;
-  io_results *res = NULL;
-  *n_failed = 0;
-  if (rank == 0) st = io_results_check_existing(p->job->output, p->job->hash, opt->force);
-  VF_CALL(sched_agree(comm, st));
-  VF_CALL(sched_results_layout(p, &L));
-  st = io_results_create(comm, p->job->output, &L, &res);
-  sched_results_layout_free(&L);
-  VF_CALL(sched_agree(comm, st));
-  double t0 = vf_now(), last = t0;
-  int failed = 0, all_failed = 0;
-  for (int base = 0; base < p->n_units && st == VF_OK; base += size) {
-    st = run_round(comm, p, res, base + rank, &failed);
-    MPI_Allreduce(&failed, &all_failed, 1, MPI_INT, MPI_SUM, comm);
-    int done = base + size < p->n_units ? base + size : p->n_units;
-    if (rank == 0) progress(p, done, all_failed, t0, &last, opt->quiet);
-  }
-  if (st) {
-    io_results_close(&res, 0);
-    return st;
-  }
-  *n_failed = all_failed;
-  VF_CALL(io_results_close(&res, 1));
-  return VF_OK;
-}

@@ -13,8 +13,8 @@ vf_status sched_unit_out_create(const sched_plan *p, int unit,
   vf_status st; /* set by every VF_TRY before fail: */
   sched_unit_out *o = NULL;
   const sched_unit *u = &p->units[unit];
-  long nv = p->sub_vox0[u->subject + 1] - p->sub_vox0[u->subject];
-  int R = p->n_rois, m = p->points[u->sweep].ridge.n_lambdas;
+  long nv = u->n_vox;
+  int m = p->points[u->sweep].ridge.n_lambdas;
   *out = NULL;
   VF_TRY(vf_calloc(1, sizeof *o, "unit output", &o));
   o->n_vox = nv;
@@ -28,12 +28,6 @@ vf_status sched_unit_out_create(const sched_plan *p, int unit,
     o->weight_len = p->weight_len[u->variant];
     VF_TRY(vf_calloc((size_t)nv * o->weight_len, sizeof(float), "weights", &o->weights));
   }
-  VF_TRY(vf_calloc((size_t)R, sizeof(int), "status", &o->status));
-  VF_TRY(vf_calloc((size_t)R, sizeof(double), "ROI means", &o->roi_mean_r));
-  VF_TRY(vf_calloc((size_t)R, sizeof(double), "ROI medians", &o->roi_median_r));
-  VF_TRY(vf_calloc((size_t)R, sizeof(int), "ROI sizes", &o->roi_n_voxels));
-  VF_TRY(vf_calloc((size_t)R, sizeof(int), "ROI masks", &o->roi_n_masked));
-  VF_TRY(vf_calloc((size_t)R, 256, "unit errors", &o->errors));
   *out = o;
   return VF_OK;
 fail:
@@ -50,16 +44,10 @@ void sched_unit_out_destroy(sched_unit_out **op) {
   vf_free(&o->cv_best);
   vf_free(&o->cv_scores);
   vf_free(&o->weights);
-  vf_free(&o->status);
-  vf_free(&o->roi_mean_r);
-  vf_free(&o->roi_median_r);
-  vf_free(&o->roi_n_voxels);
-  vf_free(&o->roi_n_masked);
-  vf_free(&o->errors);
   vf_free(op);
 }
 
-/* The unit's working arrays (time order until reorder_by_fold). */
+/* A unit's working arrays (time order until put in fold order). */
 typedef struct {
   long ntr, nte, p, pd, nv;
   double *Xtr, *Xte;   /* ntr x pd, nte x pd (after delays) */
@@ -176,7 +164,7 @@ static vf_status load_test_responses(const sched_plan *p, int s, const long *vox
 static vf_status load_responses(const sched_plan *p, const sched_unit *u,
                                 const cfg_ridge *rg, unit_data *d) {
   int s = u->subject;
-  const long *vox = p->vox_index + p->sub_vox0[s];
+  const long *vox = p->vox_index + u->vox0;
   VF_CALL(vf_calloc((size_t)d->ntr * d->nv, sizeof(double), "training responses", &d->Ytr));
   VF_CALL(vf_calloc((size_t)d->nte * d->nv, sizeof(double), "test responses", &d->Yte));
   VF_CALL(vf_calloc((size_t)d->nv, 1, "voxel mask", &d->valid));
@@ -205,43 +193,38 @@ static vf_status load_responses(const sched_plan *p, const sched_unit *u,
   return st;
 }
 
-/* Rows in fold order, in place, one column at a time. */
-static vf_status reorder_by_fold(unit_data *d) {
+/* Rows of A (ntr x cols) in fold order, in place, one column at a time. */
+static vf_status reorder_by_fold(const unit_data *d, double *A, long cols) {
   double *tmp = NULL;
   VF_CALL(vf_calloc((size_t)d->ntr, sizeof(double), "row buffer", &tmp));
-  double *mats[2] = {d->Xtr, d->Ytr};
-  const long cols[2] = {d->pd, d->nv};
-  for (int m = 0; m < 2; m++)
-    for (long j = 0; j < cols[m]; j++) {
-      double *c = mats[m] + j * d->ntr;
-      for (long i = 0; i < d->ntr; i++) tmp[i] = c[d->order[i]];
-      memcpy(c, tmp, sizeof(double) * d->ntr);
-    }
+  for (long j = 0; j < cols; j++) {
+    double *c = A + j * d->ntr;
+    for (long i = 0; i < d->ntr; i++) tmp[i] = c[d->order[i]];
+    memcpy(c, tmp, sizeof(double) * d->ntr);
+  }
   vf_free(&tmp);
   return VF_OK;
 }
 
+/* Rows, run labels and folds of the unit's subject. */
 static vf_status prepare(const sched_plan *p, const sched_unit *u,
                          const cfg_ridge *rg, unit_data *d) {
   int s = u->subject;
   const io_responses *r = p->resp[s];
   d->ntr = p->n_train[s];
   d->nte = p->n_test[s];
-  d->nv = p->sub_vox0[s + 1] - p->sub_vox0[s];
+  d->nv = u->n_vox;
   if (r->run) {
     VF_CALL(vf_calloc((size_t)d->ntr, sizeof(int), "runs", &d->run_tr));
     VF_CALL(vf_calloc((size_t)d->nte, sizeof(int), "runs", &d->run_te));
     for (long i = 0; i < d->ntr; i++) d->run_tr[i] = r->run[p->train_rows[s][i]];
     for (long i = 0; i < d->nte; i++) d->run_te[i] = r->run[p->test_rows[s][i]];
   }
-  VF_CALL(load_features(p, u, rg, d));
-  VF_CALL(load_responses(p, u, rg, d));
   VF_CALL(vf_calloc((size_t)d->ntr, sizeof(int), "folds", &d->fold));
   VF_CALL(vf_calloc((size_t)d->ntr, sizeof(long), "fold order", &d->order));
   VF_CALL(sched_point_folds(p, s, rg, d->fold, &d->k));
   VF_CALL(vf_calloc((size_t)d->k + 1, sizeof(long), "fold starts", &d->start));
   ridge_folds_order(d->ntr, d->fold, d->k, d->order, d->start);
-  VF_CALL(reorder_by_fold(d));
   return VF_OK;
 }
 
@@ -251,113 +234,203 @@ static vf_status to_float(const double *a, size_t n, float **out) {
   return VF_OK;
 }
 
-static vf_status fit_single(const unit_data *d, const ridge_opts *o,
-                            ridge_result *res) {
-  vf_status st = VF_OK;
-  float *f[4] = {NULL, NULL, NULL, NULL};
-  VF_TRY(to_float(d->Xtr, (size_t)d->ntr * d->pd, &f[0]));
-  VF_TRY(to_float(d->Ytr, (size_t)d->ntr * d->nv, &f[1]));
-  VF_TRY(to_float(d->Xte, (size_t)d->nte * d->pd, &f[2]));
-  VF_TRY(to_float(d->Yte, (size_t)d->nte * d->nv, &f[3]));
-  VF_TRY(ridge_cv_fit_s(f[0], d->ntr, d->pd, f[1], d->nv, d->start, d->k, f[2],
-                        d->nte, f[3], d->valid, o, res));
-fail:
-  for (int i = 0; i < 4; i++) vf_free(&f[i]);
-  return st;
-}
-
-/* Weights of voxel j at out->weights[j * weight_len], NaN past pd. */
-static void copy_weights(const unit_data *d, const double *W, sched_unit_out *out) {
-  for (long j = 0; j < d->nv; j++)
-    for (long i = 0; i < out->weight_len; i++)
-      out->weights[j * out->weight_len + i] =
-          i < d->pd ? (float)W[j * d->pd + i] : NAN;
-}
-
-static vf_status fit(const unit_data *d, const cfg_ridge *rg, sched_unit_out *out) {
-  vf_status st = VF_OK;
-  double *curves = NULL, *W = NULL;
+static ridge_opts make_opts(const cfg_ridge *rg) {
   ridge_opts o = {rg->lambdas, rg->n_lambdas,
                   rg->score == CFG_SCORE_R2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R,
                   rg->lambda_per_voxel, 0,
                   rg->solver == CFG_SOLVER_SVD     ? RIDGE_SOLVER_SVD
                   : rg->solver == CFG_SOLVER_EIGEN ? RIDGE_SOLVER_EIGEN
                                                    : RIDGE_SOLVER_AUTO};
+  return o;
+}
+
+/* ---- the cache of models ------------------------------------------ */
+
+typedef struct {
+  int design;          /* -1: empty */
+  int single;
+  void *model;         /* ridge_model_d or ridge_model_s */
+  size_t bytes;
+  char error[256];     /* the design could not be factorised */
+  unsigned long used;
+} cache_entry;
+
+#define CACHE_SLOTS 8
+struct sched_cache {
+  cache_entry e[CACHE_SLOTS];
+  size_t limit;
+  unsigned long clock;
+};
+
+static void entry_clear(cache_entry *e) {
+  if (e->single) ridge_model_destroy_s((ridge_model_s **)&e->model);
+  else ridge_model_destroy_d((ridge_model_d **)&e->model);
+  memset(e, 0, sizeof *e);
+  e->design = -1;
+}
+
+vf_status sched_cache_create(const sched_plan *p, sched_cache **out) {
+  VF_CALL(vf_calloc(1, sizeof **out, "model cache", out));
+  for (int i = 0; i < CACHE_SLOTS; i++) (*out)->e[i].design = -1;
+  (*out)->limit = (size_t)p->site.model_cache_mib << 20;
+  return VF_OK;
+}
+
+void sched_cache_destroy(sched_cache **c) {
+  if (!c || !*c) return;
+  for (int i = 0; i < CACHE_SLOTS; i++) entry_clear(&(*c)->e[i]);
+  vf_free(c);
+}
+
+/* A free slot, evicting the least recently used entries until the new
+ * model fits the limit (the new one is always kept). */
+static cache_entry *cache_slot(sched_cache *c, size_t need) {
+  for (;;) {
+    size_t held = 0;
+    int lru = -1, empty = -1;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+      if (c->e[i].design < 0) {
+        empty = i;
+        continue;
+      }
+      held += c->e[i].bytes;
+      if (lru < 0 || c->e[i].used < c->e[lru].used) lru = i;
+    }
+    if (empty >= 0 && (held + need <= c->limit || lru < 0)) return &c->e[empty];
+    entry_clear(&c->e[lru]);
+  }
+}
+
+/* The design's features: read, standardised, delayed, in fold order. */
+static vf_status build_model(const sched_plan *p, const sched_unit *u,
+                             const cfg_ridge *rg, unit_data *d, cache_entry *e) {
+  vf_status st = VF_OK;
+  float *xf = NULL, *tf = NULL;
+  ridge_opts o = make_opts(rg);
+  VF_TRY(load_features(p, u, rg, d));
+  VF_TRY(reorder_by_fold(d, d->Xtr, d->pd));
+  if (rg->precision == CFG_PREC_SINGLE) {
+    VF_TRY(to_float(d->Xtr, (size_t)d->ntr * d->pd, &xf));
+    VF_TRY(to_float(d->Xte, (size_t)d->nte * d->pd, &tf));
+    VF_TRY(ridge_model_create_s(xf, d->ntr, d->pd, d->start, d->k, tf, d->nte, &o,
+                                (ridge_model_s **)&e->model));
+    e->single = 1;
+    e->bytes = ridge_model_bytes_s(e->model);
+  } else {
+    VF_TRY(ridge_model_create_d(d->Xtr, d->ntr, d->pd, d->start, d->k, d->Xte,
+                                d->nte, &o, (ridge_model_d **)&e->model));
+    e->bytes = ridge_model_bytes_d(e->model);
+  }
+fail:
+  vf_free(&xf), vf_free(&tf), vf_free(&d->Xtr), vf_free(&d->Xte);
+  return st;
+}
+
+/* The unit's model from the cache, or built (and cached) now. A design
+ * that failed is remembered with its reason. */
+static vf_status get_model(const sched_plan *p, const sched_unit *u,
+                           const cfg_ridge *rg, unit_data *d, sched_cache *c,
+                           cache_entry **out, int *built) {
+  *built = 0;
+  c->clock++;
+  for (int i = 0; i < CACHE_SLOTS; i++)
+    if (c->e[i].design == u->design) {
+      c->e[i].used = c->clock;
+      *out = &c->e[i];
+      return VF_OK;
+    }
+  cache_entry *e = cache_slot(c, (size_t)p->designs[u->design].bytes);
+  e->design = u->design, e->used = c->clock;
+  vf_status st = build_model(p, u, rg, d, e);
+  if (st == VF_E_INTERNAL) {
+    entry_clear(e);
+    return st;
+  }
+  if (st) snprintf(e->error, sizeof e->error, "%s", vf_error_message());
+  *built = 1;
+  *out = e;
+  return VF_OK;
+}
+
+static vf_status fit_model(const cache_entry *e, unit_data *d, const cfg_ridge *rg,
+                           ridge_result *res) {
+  vf_status st = VF_OK;
+  float *yf = NULL, *tf = NULL;
+  ridge_opts o = make_opts(rg);
+  if (!e->single)
+    return ridge_model_fit_d(e->model, d->Ytr, d->nv, d->Yte, d->valid, &o, res);
+  VF_TRY(to_float(d->Ytr, (size_t)d->ntr * d->nv, &yf));
+  VF_TRY(to_float(d->Yte, (size_t)d->nte * d->nv, &tf));
+  VF_TRY(ridge_model_fit_s(e->model, yf, d->nv, tf, d->valid, &o, res));
+fail:
+  vf_free(&yf), vf_free(&tf);
+  return st;
+}
+
+/* Weights of voxel j at out->weights[j * weight_len], NaN past pd. */
+static void copy_weights(long nv, long pd, const double *W, sched_unit_out *out) {
+  for (long j = 0; j < nv; j++)
+    for (long i = 0; i < out->weight_len; i++)
+      out->weights[j * out->weight_len + i] = i < pd ? (float)W[j * pd + i] : NAN;
+}
+
+static vf_status fit(const cache_entry *e, unit_data *d, const cfg_ridge *rg,
+                     long pd, sched_unit_out *out) {
+  vf_status st = VF_OK;
+  double *curves = NULL, *W = NULL;
   if (out->cv_scores)
     VF_TRY(vf_calloc((size_t)d->nv * rg->n_lambdas, sizeof(double), "CV curves", &curves));
   if (out->weights)
-    VF_TRY(vf_calloc((size_t)d->nv * d->pd, sizeof(double), "weights", &W));
+    VF_TRY(vf_calloc((size_t)d->nv * pd, sizeof(double), "weights", &W));
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
                       curves, W, 0};
-  if (rg->precision == CFG_PREC_SINGLE)
-    VF_TRY(fit_single(d, &o, &res));
-  else
-    VF_TRY(ridge_cv_fit_d(d->Xtr, d->ntr, d->pd, d->Ytr, d->nv, d->start, d->k,
-                          d->Xte, d->nte, d->Yte, d->valid, &o, &res));
+  VF_TRY(fit_model(e, d, rg, &res));
   for (size_t i = 0; curves && i < (size_t)d->nv * rg->n_lambdas; i++)
     out->cv_scores[i] = (float)(d->valid[i / rg->n_lambdas] ? curves[i] : NAN);
-  if (W) copy_weights(d, W, out);
+  if (W) copy_weights(d->nv, pd, W, out);
 fail:
   vf_free(&curves);
   vf_free(&W);
   return st;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Mean and median test r over each ROI's scoreable voxels. */
-static void summarise(const sched_plan *p, int s, sched_unit_out *o) {
-  const int *roi = p->vox_roi + p->sub_vox0[s];
-  double *buf = malloc(sizeof(double) * (o->n_vox > 0 ? o->n_vox : 1));
-  for (int q = 0; q < p->n_rois; q++) {
-    long n = 0, masked = 0;
-    for (long j = 0; j < o->n_vox; j++) {
-      if (roi[j] != q) continue;
-      if (isnan(o->test_r[j])) masked++;
-      else if (buf) buf[n++] = o->test_r[j];
-    }
-    double sum = 0;
-    for (long i = 0; i < n; i++) sum += buf[i];
-    o->roi_n_voxels[q] = (int)(n + masked);
-    o->roi_n_masked[q] = (int)masked;
-    o->roi_mean_r[q] = n ? sum / n : NAN;
-    if (n) qsort(buf, (size_t)n, sizeof(double), cmp_double);
-    o->roi_median_r[q] = n ? (n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2])) : NAN;
-    o->status[q] = 1;
-  }
-  free(buf);
-}
-
-static void mark_failed(const sched_plan *p, sched_unit_out *o, const char *why) {
-  for (int q = 0; q < p->n_rois; q++) {
-    o->status[q] = 2;
-    snprintf(o->errors[q], 256, "%s", why);
-    o->roi_mean_r[q] = o->roi_median_r[q] = NAN;
-  }
+static void mark_failed(sched_unit_out *o, const char *why, int m) {
+  o->status = 2;
+  snprintf(o->error, sizeof o->error, "%s", why);
   for (long j = 0; j < o->n_vox; j++)
     o->test_r[j] = o->test_r2[j] = o->best_lambda[j] = o->cv_best[j] = NAN;
+  for (long i = 0; o->cv_scores && i < o->n_vox * m; i++) o->cv_scores[i] = NAN;
 }
 
-vf_status sched_unit_run(const sched_plan *p, int unit, sched_unit_out *out) {
-  const sched_unit *u = &p->units[unit];
+static vf_status run_unit(const sched_plan *p, const sched_unit *u,
+                          sched_cache *c, unit_data *d, sched_unit_out *out) {
   const cfg_ridge *rg = &p->points[u->sweep].ridge;
+  cache_entry *e = NULL;
+  VF_CALL(prepare(p, u, rg, d));
+  VF_CALL(get_model(p, u, rg, d, c, &e, &out->factorised));
+  if (e->error[0]) return vf_error(VF_E_INPUT, "%s", e->error);
+  VF_CALL(load_responses(p, u, rg, d));
+  VF_CALL(reorder_by_fold(d, d->Ytr, d->nv));
+  VF_CALL(fit(e, d, rg, p->n_feat[u->variant] * rg->n_delays, out));
+  return VF_OK;
+}
+
+vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
+                         sched_unit_out *out) {
+  const sched_unit *u = &p->units[unit];
   unit_data d = {0};
   double t0 = vf_now();
   vf_error_clear();
-  vf_status st = prepare(p, u, rg, &d);
-  if (st == VF_OK) st = fit(&d, rg, out);
+  vf_status st = run_unit(p, u, cache, &d, out);
   unit_data_free(&d);
   out->seconds = vf_now() - t0;
   if (st == VF_E_INTERNAL) return st;
+  out->status = 1;
   if (st != VF_OK) {
-    mark_failed(p, out, vf_error_message());
-    vf_log(VF_LOG_WARN, "unit %s x %s failed: %s", p->job->subjects[u->subject].id,
-           p->job->variants[u->variant].id, vf_error_message());
-    return VF_OK;
+    mark_failed(out, vf_error_message(), p->points[u->sweep].ridge.n_lambdas);
+    vf_log(VF_LOG_WARN, "unit %d (%s x %s, voxels %ld..%ld) failed: %s", unit,
+           p->job->subjects[u->subject].id, p->job->variants[u->variant].id, u->vox0,
+           u->vox0 + u->n_vox - 1, vf_error_message());
   }
-  summarise(p, u->subject, out);
   return VF_OK;
 }

@@ -108,16 +108,18 @@ import sys, netCDF4, numpy as np
 ds = netCDF4.Dataset(sys.argv[1]); ds.set_auto_mask(False)
 ids = list(netCDF4.chartostring(ds["variant_id"][:]))
 bad = ids.index("uni-vis-l2")
-st = ds["unit_status"][:]                      # sweep, subject, variant, roi
-err = netCDF4.chartostring(ds["unit_error"][:]) # sweep, subject, variant, roi
-others = np.delete(st, bad, axis=2)
+st = ds["unit_status"][:]                      # unit
+err = netCDF4.chartostring(ds["unit_error"][:]) # unit
+mine = ds["unit_variant"][:] == bad
+rst = ds["roi_status"][:]                       # sweep, subject, variant, roi
 checks = [
-    ("the other variants' units have status 1", (others == 1).all()),
-    ("the broken variant's units have status 2", (st[:, :, bad] == 2).all()),
+    ("the other variants' units have status 1", (st[~mine] == 1).all()),
+    ("the broken variant's units have status 2", (st[mine] == 2).all()),
     ("its unit_error names the file and variable",
-     all("features-nan.nc" in e and "uni_visual_l2" in e for e in err[:, :, bad].ravel())),
-    ("the other units have no unit_error",
-     all(e == "" for e in np.delete(err, bad, axis=2).ravel())),
+     all("features-nan.nc" in e and "uni_visual_l2" in e for e in err[mine])),
+    ("the other units have no unit_error", all(e == "" for e in err[~mine])),
+    ("roi_status: 2 for the broken variant, 1 elsewhere",
+     (rst[:, :, bad] == 2).all() and (np.delete(rst, bad, axis=2) == 1).all()),
     ("complete = 1", int(ds.getncattr("complete")) == 1),
     ("the other variants' test_r are finite",
      np.isfinite(np.delete(ds["test_r"][:], bad, axis=1)).all()),
@@ -125,7 +127,7 @@ checks = [
 for name, good in checks:
     print(("PASS " if good else "FAIL ") + name)
     if not good and "unit_error" in name:
-        print("  unit_error:", sorted(set(err[:, :, bad].ravel())))
+        print("  unit_error:", sorted(set(err[mine])))
 EOF
   pyrc=$?
   while IFS= read -r l; do

@@ -25,15 +25,17 @@ JOB=$D/job.yaml
 # ---- the report -------------------------------------------------------------
 x 1 plan "$JOB"
 ok "$rc" "plan job.yaml: exit 0 (got $rc)"
-has '^  12 units = 1 sweep points x 3 subjects x 4 variants'
-ok $? "prints the unit count: 12 units = 1 x 3 x 4"
+has '^  120 units = 1 sweep points x 3 subjects x 4 variants x ROI blocks (10 ROIs'
+ok $? "prints the unit count: 120 units = 1 x 3 x 4 x 10 ROIs"
+has '^  4 designs (one factorisation each'
+ok $? "prints the designs: 4 (3 subjects saw the same stimuli)"
 has '^  total [0-9.e+]* flop'
 ok $? "prints the total flop"
 has 'working memory [0-9.]* GiB per rank'
 ok $? "prints the working memory"
 has 'results file .*results\.nc: about [0-9.]* MB'
 ok $? "prints the results file and its size"
-has '^  estimated wall time on 1 rank(s) at 20 GFLOP/s each: [0-9.]* s$'
+has '^  estimated wall time on 1 rank(s) (1 computing) at 20 GFLOP/s each: [0-9.]* s$'
 ok $? "prints the estimated time (1 rank, 20 GFLOP/s)"
 flop=$(sed -n 's/^  total \([0-9.e+]*\) flop.*/\1/p' "$T/out")
 within "$flop" 1e6 1e13
@@ -51,25 +53,26 @@ ok $? "plan on 2 ranks: exit 0, the report printed once"
 # ---- --units ----------------------------------------------------------------
 x 1 plan "$JOB" --units
 ok "$rc" "--units: exit 0 (got $rc)"
-n=$(grep -c -E '^  [0-9]+ +base +sub-0[123] +(mm|uni)-vis-l[12] +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$T/out")
-[ "$n" = 12 ]
-ok $? "--units lists 12 units (got $n)"
+n=$(grep -c -E '^  [0-9]+ +base +sub-0[123] +(mm|uni)-vis-l[12] +[A-Z0-9]+ +[0-9]+ +[0-3] +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$T/out")
+[ "$n" = 120 ]
+ok $? "--units lists 120 units (got $n)"
 miss=""
 for s in sub-01 sub-02 sub-03; do
   for v in mm-vis-l1 uni-vis-l1 mm-vis-l2 uni-vis-l2; do
-    [ "$(grep -c -E "^  [0-9]+ +base +$s +$v " "$T/out")" = 1 ] || miss="$miss $s/$v"
+    [ "$(grep -c -E "^  [0-9]+ +base +$s +$v " "$T/out")" = 10 ] || miss="$miss $s/$v"
   done
 done
 [ -z "$miss" ]
-ok $? "--units lists every (subject, variant) once${miss:+ (not once:$miss)}"
+ok $? "--units lists every (subject, variant) once per ROI${miss:+ (not 10 times:$miss)}"
 ids=$(sed -n 's/^  \([0-9][0-9]*\)  *base .*/\1/p' "$T/out" | sort -n | tr '\n' ' ')
-[ "$ids" = "0 1 2 3 4 5 6 7 8 9 10 11 " ]
-ok $? "--units numbers the units 0..11 (got $ids)"
+[ "$ids" = "$(seq 0 119 | tr '\n' ' ')" ]
+ok $? "--units numbers the units 0..119 (got $ids)"
 # the units' Gflop add up to the total
-sum=$(awk '$2 == "base" { s += $5 } END { printf "%.6g", s * 1e9 }' "$T/out")
+fact=$(sed -n 's/.*designs (one factorisation each, \([0-9.e+]*\) flop in all).*/\1/p' "$T/out")
+sum=$(awk -v f="$fact" '$2 == "base" { s += $8 } END { printf "%.6g", s * 1e9 + f }' "$T/out")
 r=$(ratio "$sum" "$flop")
 within "$r" 0.99 1.01
-ok $? "the units' Gflop add up to the total flop ($sum vs $flop)"
+ok $? "the units' Gflop and the factorisations add up to the total flop ($sum vs $flop)"
 
 # ---- --mem-per-rank ---------------------------------------------------------
 x 1 plan "$JOB" --mem-per-rank 0.000001
@@ -96,16 +99,20 @@ x 1 plan "$JOB" --gflops 0.1
 t1=$(est)
 x 1 plan "$JOB" --gflops 0.1 --ranks 2
 t2=$(est)
-has 'estimated wall time on 2 rank(s)'
-ok $? "--ranks 2: the estimate is for 2 ranks"
+has 'estimated wall time on 2 rank(s) (1 computing)'
+ok $? "--ranks 2: the estimate is for 2 ranks, rank 0 scheduling"
 r=$(ratio "$t1" "$t2")
+within "$r" 0.95 1.05
+ok $? "--ranks 2 (one worker) estimates what 1 rank does ($t1 s -> $t2 s, ratio $r)"
+x 1 plan "$JOB" --gflops 0.1 --ranks 3
+r=$(ratio "$t1" "$(est)")
 within "$r" 1.6 2.4
-ok $? "--ranks 2 roughly halves the estimated time ($t1 s -> $t2 s, ratio $r)"
+ok $? "--ranks 3 (two workers) roughly halves the estimated time (ratio $r)"
 x 1 plan "$JOB" --gflops 0.1 --ranks 4
 t4=$(est)
 r=$(ratio "$t1" "$t4")
-within "$r" 2.5 4.4
-ok $? "--ranks 4 cuts the estimated time 3-4x ($t1 s -> $t4 s, ratio $r)"
+within "$r" 2.4 3.6
+ok $? "--ranks 4 (three workers) cuts the estimated time about 3x ($t1 s -> $t4 s, ratio $r)"
 x 1 plan "$JOB" --gflops 0.2
 r=$(ratio "$t1" "$(est)")
 within "$r" 1.9 2.1
@@ -114,21 +121,23 @@ ok $? "--gflops doubled halves the estimate (ratio $r)"
 # differ between 1 and 2 ranks by about 2x
 x 1 plan "$JOB"
 d1=$(est)
-x 1 plan "$JOB" --ranks 2
+x 1 plan "$JOB" --ranks 3
 d2=$(est)
 r=$(ratio "$d1" "$d2")
 within "$r" 1.5 2.5
-ok $? "default GFLOP/s: --ranks 2 roughly halves the printed estimate ($d1 s -> $d2 s)"
+ok $? "default GFLOP/s: --ranks 3 roughly halves the printed estimate ($d1 s -> $d2 s)"
 
 # ---- a sweep, bad options -----------------------------------------------------
 cp "$JOB" "$D/sweep.yaml"
 echo 'sweep: {ridge.delays: [[0], [0, 1]], ridge.cv.folds: [4, 5]}' >>"$D/sweep.yaml"
 x 1 plan "$D/sweep.yaml" --units
-[ "$rc" = 0 ] && has '^  48 units = 4 sweep points x 3 subjects x 4 variants'
-ok $? "a 2x2 sweep: 48 units"
+[ "$rc" = 0 ] && has '^  480 units = 4 sweep points x 3 subjects x 4 variants'
+ok $? "a 2x2 sweep: 480 units"
 n=$(grep -c -E '^  [0-9]+ +ridge\.delays=' "$T/out")
-[ "$n" = 48 ]
-ok $? "a 2x2 sweep: --units lists 48 units with their sweep labels (got $n)"
+[ "$n" = 480 ]
+ok $? "a 2x2 sweep: --units lists 480 units with their sweep labels (got $n)"
+has '^  16 designs'
+ok $? "a 2x2 sweep: 16 designs (4 points x 4 variants)"
 
 for bad in "--ranks 0" "--gflops -1" "--mem-per-rank 0" "--frobnicate"; do
   # shellcheck disable=SC2086

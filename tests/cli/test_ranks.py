@@ -23,7 +23,8 @@ LIB = os.path.join(HERE, "..", "lib.sh")
 TOL = 1e-12
 
 PER_VOXEL = ["test_r", "test_r2", "best_lambda", "cv_score"]
-PER_ROI = ["roi_mean_r", "roi_median_r", "roi_n_voxels", "roi_n_masked", "unit_status"]
+PER_ROI = ["roi_mean_r", "roi_median_r", "roi_n_voxels", "roi_n_masked", "roi_status",
+           "unit_status"]
 AXES = ["voxel_subject", "voxel_roi", "voxel_index", "lambda", "pair_variants"]
 NAMES = ["subject_id", "variant_id", "roi_name", "sweep_label"]
 

@@ -66,15 +66,17 @@ EOF
   for v in subject_id variant_id variant_model variant_tower variant_training \
            variant_layer roi_name sweep_label lambda pair_variants voxel_subject \
            voxel_roi voxel_index voxel_xyz test_r test_r2 best_lambda cv_score \
-           unit_status unit_error roi_mean_r roi_median_r roi_n_voxels \
-           roi_n_masked unit_seconds; do
+           unit_status unit_error roi_status roi_mean_r roi_median_r roi_n_voxels \
+           roi_n_masked unit_seconds unit_sweep unit_subject unit_variant unit_roi \
+           unit_voxel_start unit_voxel_count; do
     grep -q -E "^[[:space:]]+[a-z]+ $v\(" "$T/header" || miss="$miss $v"
   done
   check "np=$np: ncdump -h shows every documented variable${miss:+ (missing:$miss)}" [ -z "$miss" ]
   check "np=$np: test_r is (sweep, variant, voxel)" \
     grep -q 'double test_r(sweep, variant, voxel)' "$T/header"
-  check "np=$np: unit_status is (sweep, subject, variant, roi)" \
-    grep -q 'int unit_status(sweep, subject, variant, roi)' "$T/header"
+  check "np=$np: roi_status is (sweep, subject, variant, roi)" \
+    grep -q 'int roi_status(sweep, subject, variant, roi)' "$T/header"
+  check "np=$np: unit_status is (unit)" grep -q 'int unit_status(unit)' "$T/header"
   check "np=$np: dimensions sweep=1 subject=3 variant=4 roi=10" \
     sh -c "grep -q 'sweep = 1 ;' '$T/header' && grep -q 'subject = 3 ;' '$T/header' &&
            grep -q 'variant = 4 ;' '$T/header' && grep -q 'roi = 10 ;' '$T/header'"
@@ -87,6 +89,9 @@ EOF
   st=$(ncdump -v unit_status "$D/results.nc" | sed -n '/^ unit_status =/,/;/p' |
        tr -c '0-9\n' ' ' | tr ' ' '\n' | grep -v '^$' | sort | uniq -c | tr -s ' ')
   check "np=$np: all 120 unit_status are 1 (got:$st)" [ "$st" = " 120 1" ]
+  st=$(ncdump -v roi_status "$D/results.nc" | sed -n '/^ roi_status =/,/;/p' |
+       tr -c '0-9\n' ' ' | tr ' ' '\n' | grep -v '^$' | sort | uniq -c | tr -s ' ')
+  check "np=$np: all 120 roi_status are 1 (got:$st)" [ "$st" = " 120 1" ]
 done
 
 # ---- rerun, another job, --force -----------------------------------------
