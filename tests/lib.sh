@@ -80,3 +80,7 @@ demo_study() {
     exit 1
   fi
 }
+
+attr() { # attr FILE NAME: a global attribute's value as ncdump -h shows it
+  ncdump -h "$1" | sed -n "s/^[[:space:]]*:$2 = \(.*\) ;\$/\1/p" | tr -d '"'
+}

@@ -714,7 +714,11 @@ static vf_status open_source(const char *path, const io_results_layout *L, int *
   char hash[64] = "";
   MPI_Offset len = 0;
   int id;
+  if (access(path, R_OK) != 0)
+    return vf_error(VF_E_INPUT, "%s: cannot read it (%m); run the shard that writes it "
+                    "(voxfit run JOB --shard I/N) first", path);
   NC(ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, ncid), "cannot open");
+  NC(ncmpi_begin_indep_data(*ncid), "begin independent mode");
   if (ncmpi_inq_attlen(*ncid, NC_GLOBAL, "job_hash", &len) != NC_NOERR ||
       len >= (MPI_Offset)sizeof hash ||
       ncmpi_get_att_text(*ncid, NC_GLOBAL, "job_hash", hash) != NC_NOERR ||

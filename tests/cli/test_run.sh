@@ -11,9 +11,6 @@ BUILD=$(cd "$BUILD" && pwd) || exit 2
 . "$(dirname "$0")/../lib.sh"
 
 TEST=run
-attr() { # attr FILE NAME: a global attribute's value as ncdump -h shows it
-  ncdump -h "$1" | sed -n "s/^[[:space:]]*:$2 = \(.*\) ;\$/\1/p" | tr -d '"'
-}
 
 demo_study 7
 

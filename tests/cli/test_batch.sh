@@ -1,0 +1,143 @@
+#!/bin/sh
+# ranks: 1 2 3
+# The batch system from outside: a study cut into many units (a site config
+# with small ROI blocks and frequent flushes); a clean 2-rank run is the
+# reference. A run killed with SIGKILL at random moments, then rerun on 3
+# ranks, resumes (units done are skipped) and equals the reference; SIGUSR1
+# stops a run with exit 3 and a resumable, incomplete file; three shards
+# merged by voxfit collect equal the reference, and a missing shard is
+# named; the file opens in xarray (engine netcdf4) with the documented
+# names and dimensions.
+# usage: sh tests/cli/test_batch.sh BUILD_DIR
+BUILD=${1:?usage: test_batch.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+. "$(dirname "$0")/../lib.sh"
+TEST=batch
+
+demo_study 23
+JOB=$D/job.yaml
+# many small units, flushed often, and a sweep to make the run last
+cat >>"$JOB" <<'YAML'
+sweep: {ridge.delays: [[0], [0, 1], [0, 1, 2]], ridge.cv.folds: [4, 5]}
+YAML
+cat >"$T/site.yaml" <<'YAML'
+block_voxels: 25
+flush_seconds: 0.2
+YAML
+export VOXFIT_CONFIG=$T/site.yaml
+OUT=$D/results.nc
+
+# same(a, b): every result variable equal to 1e-12 (NaN where NaN)
+same() {
+  "$PY" - "$1" "$2" <<'PY' >"$T/cmp" 2>&1
+import sys, netCDF4, numpy as np
+a, b = (netCDF4.Dataset(p) for p in sys.argv[1:3])
+for d in (a, b): d.set_auto_mask(False)
+bad = []
+for v in ["test_r", "test_r2", "best_lambda", "cv_score", "roi_mean_r", "roi_median_r",
+          "roi_n_voxels", "roi_n_masked", "roi_status", "unit_status", "unit_error"]:
+    x, y = a[v][:], b[v][:]
+    if x.dtype.kind == "S":
+        ok = (x == y).all()
+    else:
+        x, y = x.astype(float), y.astype(float)
+        ok = x.shape == y.shape and np.allclose(x, y, rtol=0, atol=1e-12, equal_nan=True)
+    if not ok: bad.append(v)
+if int(b.getncattr("complete")) != 1: bad.append("complete")
+print(" ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+}
+
+x 2 run "$JOB" --quiet
+ok "$rc" "reference run on 2 ranks: exit 0 (got $rc)"
+units=$(sed -n 's/^units: \([0-9]*\) run.*/\1/p' "$T/out")
+[ "${units:-0}" -gt 200 ]
+ok $? "the study has many units ($units)"
+has "factorisations for 24 designs"
+ok $? "24 designs: 6 sweep points x 4 variants, shared by 3 subjects and every ROI block"
+cp "$OUT" "$T/ref.nc"
+
+# ---- kill -9 at random moments, then resume on 3 ranks -------------------------
+for trial in 1 2; do
+  rm -f "$OUT"
+  wait_ms=$(awk -v s="$$$trial" 'BEGIN { srand(s); printf "%d", 300 + rand() * 900 }')
+  timeout -k 5 60 mpirun -np 2 "$VOXFIT" run "$JOB" --quiet >"$T/killed.out" 2>&1 &
+  sleep "$(awk -v m="$wait_ms" 'BEGIN { print m / 1000 }')"
+  pkill -9 -f "$VOXFIT run $JOB" ; pkill -9 -f "mpirun -np 2 $VOXFIT run"
+  wait 2>/dev/null
+  if [ ! -f "$OUT" ]; then
+    fail "kill -9 after $wait_ms ms: no results file yet (the run had not started)"
+    continue
+  fi
+  c=$(attr "$OUT" complete)
+  x 3 run "$JOB"
+  ok "$rc" "kill -9 after $wait_ms ms (complete=$c), rerun on 3 ranks: exit 0 (got $rc)"
+  skipped=$(sed -n 's/.*run ([0-9]* done, [0-9]* failed), \([0-9]*\) done before.*/\1/p' "$T/out")
+  [ "$c" = 1 ] || [ -n "$skipped" ]
+  ok $? "kill -9 after $wait_ms ms: the rerun reports the units done before ($skipped)"
+  same "$T/ref.nc" "$OUT"
+  ok $? "kill -9 after $wait_ms ms + resume equals the clean run$(sed 's/^/: differs in /' "$T/cmp")"
+done
+
+# ---- SIGUSR1: a clean stop, exit 3, resumable ------------------------------------
+rm -f "$OUT"
+mpirun -np 2 "$VOXFIT" run "$JOB" >"$T/usr1.out" 2>&1 &
+pid=$!
+( sleep 60; kill -9 "$pid" 2>/dev/null ) &
+guard=$!
+sleep 0.6
+kill -USR1 "$pid" # mpirun forwards it to the ranks
+wait "$pid"
+rc=$?
+kill "$guard" 2>/dev/null
+ok "$([ "$rc" = 3 ]; echo $?)" "SIGUSR1: exit 3 (got $rc)"
+grep -q 'stopped by a signal' "$T/usr1.out"
+ok $? "SIGUSR1: says it was stopped and how to resume"
+[ -f "$OUT" ] && [ "$(attr "$OUT" complete)" = 0 ]
+ok $? "SIGUSR1: the file is there and not marked complete"
+x 2 run "$JOB" --quiet
+ok "$rc" "SIGUSR1: the rerun exits 0 (got $rc)"
+same "$T/ref.nc" "$OUT"
+ok $? "SIGUSR1 + resume equals the clean run$(sed 's/^/: differs in /' "$T/cmp")"
+
+# ---- a rerun of a complete file computes nothing ------------------------------------
+x 2 run "$JOB"
+[ "$rc" = 0 ] && has "^units: 0 run (0 done, 0 failed), $units done before"
+ok $? "a rerun of the complete file skips every unit (rc $rc)"
+
+# ---- shards and collect ----------------------------------------------------------------
+rm -f "$OUT"
+for i in 1 2 3; do
+  x 1 run "$JOB" --shard "$i/3" --quiet
+  ok "$rc" "shard $i/3: exit 0 (got $rc)"
+done
+[ -f "$D/results.shard-2-of-3.nc" ] && [ ! -f "$OUT" ]
+ok $? "shards write results.shard-I-of-3.nc, not the job's output"
+mv "$D/results.shard-3-of-3.nc" "$T/s3.nc"
+x 1 collect "$JOB" --shards 3
+[ "$rc" = 2 ] && has 'shard-3-of-3.nc'
+ok $? "collect with shard 3 missing: exit 2 naming it (got $rc)"
+mv "$T/s3.nc" "$D/results.shard-3-of-3.nc"
+x 2 collect "$JOB" --shards 3
+ok "$rc" "collect --shards 3 on 2 ranks: exit 0 (got $rc)"
+same "$T/ref.nc" "$OUT"
+ok $? "the collected file equals the unsharded run$(sed 's/^/: differs in /' "$T/cmp")"
+
+# ---- xarray -------------------------------------------------------------------------------
+"$PY" - "$OUT" <<'PY' >"$T/xr" 2>&1
+import sys, xarray as xr
+ds = xr.open_dataset(sys.argv[1], engine="netcdf4")
+want = {"test_r": ("sweep", "variant", "voxel"), "best_lambda": ("sweep", "variant", "voxel"),
+        "roi_mean_r": ("sweep", "subject", "variant", "roi"), "unit_status": ("unit",),
+        "unit_voxel_start": ("unit",), "voxel_subject": ("voxel",)}
+bad = [v for v, dims in want.items() if v not in ds or ds[v].dims != dims]
+bad += [a for a in ("job_yaml", "job_hash", "voxfit_version", "started", "finished")
+        if a not in ds.attrs]
+if int(ds["unit_status"].min()) != 1: bad.append("unit_status values")
+print(" ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+ok $? "xarray opens the results with the documented names and dims$(tail -1 "$T/xr" | sed 's/^/: /')"
+
+finish
