@@ -86,8 +86,14 @@ check-san: tests
 BENCH_BIN = $(BUILD)/tests/bench/bench_ridge
 BENCH_ARGS ?=
 .PHONY: bench
-bench: $(LIB) $(BENCH_BIN)
+bench: $(LIB) $(BENCH_BIN) $(BIN)
 	@sh tests/bench/bench.sh $(BUILD) $(BENCH_ARGS)
+	@sh tests/bench/bench_batch.sh $(BUILD) $(BATCH_SCALE)
+
+# The batch system alone (god preset at BATCH_SCALE, default 0.4).
+.PHONY: bench-batch
+bench-batch: $(BIN)
+	@sh tests/bench/bench_batch.sh $(BUILD) $(BATCH_SCALE)
 
 clean:
 	rm -rf build build-san
