@@ -137,10 +137,9 @@ typedef struct {
 vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *o,
                     sched_run_stats *stats);
 
-/* Local: the shard (0-based, of n_shards) that runs unit: a contiguous
- * share of the plan's order (designs stay together), cut at equal shares
- * of the flops. */
-int sched_unit_shard(const sched_plan *p, int unit, int n_shards);
+/* Local: shard[u] (0-based, of n_shards) runs unit u: contiguous shares
+ * of the plan's order (designs stay together), cut at equal flops. */
+void sched_unit_shards(const sched_plan *p, int n_shards, int *shard);
 
 /* Collective: merges the n_shards shard files of the job's output into
  * the output itself (replacing a file of this job, or any with force).

@@ -287,17 +287,21 @@ static vf_status alone_loop(exec_ctx *x, master *m) {
 
 /* Shard i of N: a contiguous share of the units in plan order (designs
  * stay together), cut at equal shares of the flops. */
-int sched_unit_shard(const sched_plan *p, int unit, int n_shards) {
+void sched_unit_shards(const sched_plan *p, int n_shards, int *shard) {
   double total = 0, at = 0;
   for (int u = 0; u < p->n_units; u++) total += p->units[u].flops + 1;
-  for (int u = 0; u < unit; u++) at += p->units[u].flops + 1;
-  int s = (int)((at + 0.5 * (p->units[unit].flops + 1)) / total * n_shards);
-  return s < n_shards ? s : n_shards - 1;
+  for (int u = 0; u < p->n_units; u++) {
+    int s = (int)((at + 0.5 * (p->units[u].flops + 1)) / total * n_shards);
+    shard[u] = s < n_shards ? s : n_shards - 1;
+    at += p->units[u].flops + 1;
+  }
 }
 
+/* Units of other shards are skipped; state[] serves as scratch first. */
 static void mark_shard(exec_ctx *x) {
+  sched_unit_shards(x->p, x->opt->n_shards, x->state);
   for (int u = 0; u < x->p->n_units; u++)
-    if (sched_unit_shard(x->p, u, x->opt->n_shards) != x->opt->shard) x->state[u] = SKIP;
+    x->state[u] = x->state[u] == x->opt->shard ? TODO : SKIP;
 }
 
 static vf_status open_results(exec_ctx *x, io_results_layout *L) {
@@ -394,21 +398,27 @@ vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *opt,
 
 static vf_status collect_shards(MPI_Comm comm, sched_plan *p, io_results *res,
                                 const io_results_layout *L, int n_shards) {
-  int *take = NULL, rank;
+  int *take = NULL, *shard = NULL, rank;
   MPI_Comm_rank(comm, &rank);
   VF_CALL(vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit flags", &take));
+  vf_status st0 = vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit shards", &shard);
+  if (st0) {
+    vf_free(&take);
+    return st0;
+  }
+  sched_unit_shards(p, n_shards, shard);
   vf_status st = VF_OK;
   for (int i = 0; i < n_shards && st == VF_OK; i++) {
     char path[CFG_PATH_LEN + 32];
     int copied = 0;
     sched_shard_path(p->job->output, i, n_shards, path, sizeof path);
-    for (int u = 0; u < p->n_units; u++) take[u] = sched_unit_shard(p, u, n_shards) == i;
+    for (int u = 0; u < p->n_units; u++) take[u] = shard[u] == i;
     st = io_results_copy_units(res, path, L, take, &copied);
     st = sched_agree(comm, st);
     if (st == VF_OK && rank == 0 && !access(path, R_OK))
       vf_log(VF_LOG_INFO, "collect: %d units from %s", copied, path);
   }
-  vf_free(&take);
+  vf_free(&take), vf_free(&shard);
   return st;
 }
 
@@ -443,8 +453,9 @@ vf_status sched_collect(MPI_Comm comm, sched_plan *p, int n_shards, int force,
   }
   if (st == VF_OK && missing >= 0) {
     char path[CFG_PATH_LEN + 32];
-    sched_shard_path(p->job->output, sched_unit_shard(p, missing, n_shards), n_shards,
-                     path, sizeof path);
+    int *shard = status; /* no longer needed: reused as scratch */
+    sched_unit_shards(p, n_shards, shard);
+    sched_shard_path(p->job->output, shard[missing], n_shards, path, sizeof path);
     st = vf_error(VF_E_INPUT, "%s: unit %d is not done there; rerun that shard (the "
                   "merged file is written but not marked complete)", path, missing);
   }
