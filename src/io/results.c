@@ -171,23 +171,23 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
   }
   *nmv = k;
   int pv[4] = {d[SW], d[VA], d[VX], d[LA]};
-  VF_CALL(def_var(path, ncid, "test_r", NC_DOUBLE, 3, pv, &v[V_TEST_R]));
-  VF_CALL(def_var(path, ncid, "test_r2", NC_DOUBLE, 3, pv, &v[V_TEST_R2]));
-  VF_CALL(def_var(path, ncid, "best_lambda", NC_DOUBLE, 3, pv, &v[V_LAMBDA]));
-  VF_CALL(def_var(path, ncid, "cv_score", NC_DOUBLE, 3, pv, &v[V_CV]));
+  VF_CALL(def_var(path, ncid, var_names[V_TEST_R], NC_DOUBLE, 3, pv, &v[V_TEST_R]));
+  VF_CALL(def_var(path, ncid, var_names[V_TEST_R2], NC_DOUBLE, 3, pv, &v[V_TEST_R2]));
+  VF_CALL(def_var(path, ncid, var_names[V_LAMBDA], NC_DOUBLE, 3, pv, &v[V_LAMBDA]));
+  VF_CALL(def_var(path, ncid, var_names[V_CV], NC_DOUBLE, 3, pv, &v[V_CV]));
   v[V_CVS] = -1;
   if (L->save_cv_scores)
-    VF_CALL(def_var(path, ncid, "cv_scores", NC_FLOAT, 4, pv, &v[V_CVS]));
+    VF_CALL(def_var(path, ncid, var_names[V_CVS], NC_FLOAT, 4, pv, &v[V_CVS]));
   int un[2] = {d[UN], d[ML]};
-  VF_CALL(def_var(path, ncid, "unit_status", NC_INT, 1, un, &v[V_STATUS]));
-  VF_CALL(def_var(path, ncid, "unit_error", NC_CHAR, 2, un, &v[V_ERROR]));
-  VF_CALL(def_var(path, ncid, "unit_seconds", NC_DOUBLE, 1, un, &v[V_SECONDS]));
+  VF_CALL(def_var(path, ncid, var_names[V_STATUS], NC_INT, 1, un, &v[V_STATUS]));
+  VF_CALL(def_var(path, ncid, var_names[V_ERROR], NC_CHAR, 2, un, &v[V_ERROR]));
+  VF_CALL(def_var(path, ncid, var_names[V_SECONDS], NC_DOUBLE, 1, un, &v[V_SECONDS]));
   int uv[4] = {d[SW], d[SU], d[VA], d[RO]};
-  VF_CALL(def_var(path, ncid, "roi_status", NC_INT, 4, uv, &v[V_RSTATUS]));
-  VF_CALL(def_var(path, ncid, "roi_mean_r", NC_DOUBLE, 4, uv, &v[V_MEAN]));
-  VF_CALL(def_var(path, ncid, "roi_median_r", NC_DOUBLE, 4, uv, &v[V_MEDIAN]));
-  VF_CALL(def_var(path, ncid, "roi_n_voxels", NC_INT, 4, uv, &v[V_NVOX]));
-  VF_CALL(def_var(path, ncid, "roi_n_masked", NC_INT, 4, uv, &v[V_NMASK]));
+  VF_CALL(def_var(path, ncid, var_names[V_RSTATUS], NC_INT, 4, uv, &v[V_RSTATUS]));
+  VF_CALL(def_var(path, ncid, var_names[V_MEAN], NC_DOUBLE, 4, uv, &v[V_MEAN]));
+  VF_CALL(def_var(path, ncid, var_names[V_MEDIAN], NC_DOUBLE, 4, uv, &v[V_MEDIAN]));
+  VF_CALL(def_var(path, ncid, var_names[V_NVOX], NC_INT, 4, uv, &v[V_NVOX]));
+  VF_CALL(def_var(path, ncid, var_names[V_NMASK], NC_INT, 4, uv, &v[V_NMASK]));
   VF_CALL(define_weights(r, L, d[SW], d[VX]));
   char now[32];
   utc_now(now, sizeof now);
@@ -586,26 +586,39 @@ typedef struct {
   int *nvox, *nmask, *flag;
 } roi_stats;
 
+/* One (subject, ROI) group's summaries from its voxels' test r. */
+static void summarise_group(const double *r, long n_vox, double *buf, int flag,
+                            roi_stats *o, size_t i) {
+  long n = 0, masked = 0;
+  for (long k = 0; k < n_vox; k++) {
+    if (isnan(r[k])) masked++;
+    else buf[n++] = r[k];
+  }
+  double sum = 0;
+  for (long t = 0; t < n; t++) sum += buf[t];
+  if (n) qsort(buf, (size_t)n, sizeof(double), cmp_double);
+  int ok = flag == 1 && n > 0;
+  o->nvox[i] = (int)(n + masked);
+  o->nmask[i] = flag == 1 ? (int)masked : 0;
+  o->mean[i] = ok ? sum / n : NAN;
+  o->median[i] = ok ? (n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2])) : NAN;
+}
+
+/* The voxel axis holds each (subject, ROI) as one contiguous run
+ * (subject-major, then ROI), so one pass finds every group. */
 static void summarise_slice(const io_results_layout *L, int w, int v, const double *r,
                             double *buf, roi_stats *o) {
   for (int s = 0; s < L->n_subjects; s++)
     for (int q = 0; q < L->n_rois; q++) {
       size_t i = (((size_t)w * L->n_subjects + s) * L->n_variants + v) * L->n_rois + q;
-      long n = 0, masked = 0;
-      for (long k = 0; k < L->n_vox; k++) {
-        if (L->voxel_subject[k] != s || L->voxel_roi[k] != q) continue;
-        if (isnan(r[k])) masked++;
-        else buf[n++] = r[k];
-      }
-      double sum = 0;
-      for (long t = 0; t < n; t++) sum += buf[t];
-      if (n) qsort(buf, (size_t)n, sizeof(double), cmp_double);
-      int ok = o->flag[i] == 1 && n > 0;
-      o->nvox[i] = (int)(n + masked);
-      o->nmask[i] = o->flag[i] == 1 ? (int)masked : 0;
-      o->mean[i] = ok ? sum / n : NAN;
-      o->median[i] = ok ? (n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2])) : NAN;
+      summarise_group(r, 0, buf, o->flag[i], o, i);
     }
+  for (long a = 0, b; a < L->n_vox; a = b) {
+    int s = L->voxel_subject[a], q = L->voxel_roi[a];
+    for (b = a; b < L->n_vox && L->voxel_subject[b] == s && L->voxel_roi[b] == q;) b++;
+    size_t i = (((size_t)w * L->n_subjects + s) * L->n_variants + v) * L->n_rois + q;
+    summarise_group(r + a, b - a, buf, o->flag[i], o, i);
+  }
 }
 
 static vf_status summarise_rank0(io_results *r, const io_results_layout *L,

@@ -113,12 +113,12 @@ static vf_status worker_loop(exec_ctx *x) {
 /* ---- the master ----------------------------------------------------------- */
 
 typedef struct {
-  int *first, *end;    /* per design: its units' range in plan order */
+  int *end;            /* per design: one past its last unit in plan order */
   int *cursor;         /* per design: no TODO unit before this */
   int *started;        /* per design: handed out at least once */
   int (*held)[2];      /* per worker: the last two designs it was given */
   int *outstanding;    /* per worker: orders not yet reported */
-  int n_open, n_left;  /* units out at workers; units still TODO */
+  int n_open;          /* units out at workers */
   int stopping, fatal;
   char fatal_msg[256];
   double last_flush, last_progress, t0, flops_done;
@@ -126,7 +126,7 @@ typedef struct {
 } master;
 
 static void master_free(master *m) {
-  vf_free(&m->first), vf_free(&m->end), vf_free(&m->cursor), vf_free(&m->started);
+  vf_free(&m->end), vf_free(&m->cursor), vf_free(&m->started);
   vf_free(&m->held), vf_free(&m->outstanding);
 }
 
@@ -134,20 +134,18 @@ static vf_status master_init(exec_ctx *x, master *m) {
   const sched_plan *p = x->p;
   int D = p->n_designs;
   memset(m, 0, sizeof *m);
-  VF_CALL(vf_calloc((size_t)D, sizeof(int), "designs", &m->first));
   VF_CALL(vf_calloc((size_t)D, sizeof(int), "designs", &m->end));
   VF_CALL(vf_calloc((size_t)D, sizeof(int), "designs", &m->cursor));
   VF_CALL(vf_calloc((size_t)D, sizeof(int), "designs", &m->started));
   VF_CALL(vf_calloc((size_t)x->size, sizeof *m->held, "workers", &m->held));
   VF_CALL(vf_calloc((size_t)x->size, sizeof(int), "workers", &m->outstanding));
-  for (int d = 0; d < D; d++) m->first[d] = p->n_units, m->end[d] = 0;
+  /* units are grouped by design: the first seen is the group's start */
+  for (int d = 0; d < D; d++) m->cursor[d] = -1;
   for (int u = 0; u < p->n_units; u++) {
     int d = p->units[u].design;
-    if (u < m->first[d]) m->first[d] = u;
-    if (u + 1 > m->end[d]) m->end[d] = u + 1;
-    m->n_left += x->state[u] == TODO;
+    if (m->cursor[d] < 0) m->cursor[d] = u;
+    m->end[d] = u + 1;
   }
-  for (int d = 0; d < D; d++) m->cursor[d] = m->first[d];
   for (int w = 0; w < x->size; w++) m->held[w][0] = m->held[w][1] = -1;
   m->t0 = m->last_flush = m->last_progress = vf_now();
   return VF_OK;
@@ -183,7 +181,7 @@ static vf_status assign(exec_ctx *x, master *m, int w) {
     x->state[u] = ASSIGNED;
     m->started[d] = 1;
     if (m->held[w][0] != d) m->held[w][1] = m->held[w][0], m->held[w][0] = d;
-    m->outstanding[w]++, m->n_open++, m->n_left--;
+    m->outstanding[w]++, m->n_open++;
     VF_CALL(proto_send_order(x->comm, w, PROTO_UNIT, u));
   }
   return VF_OK;
