@@ -3,12 +3,15 @@
  *
  *   master -> worker, PROTO_TAG_ORDER:  proto_order
  *     UNIT u   fit unit u (orders queue up: a worker holds up to the
- *              site's prefetch units, so it never waits on the master)
+ *              site's prefetch units, so it never waits on the master);
+ *              flags SCHED_PUBLISH: write the factorisation it builds for
+ *              the others; SCHED_LOAD: read the one another published
  *     FLUSH    write the finished units collectively (every rank joins)
  *     STOP     write the finished units collectively, then leave the loop
  *   worker -> master, PROTO_TAG_REPORT: proto_report
  *     DONE u   after each UNIT order, with the unit's status (1 done,
  *              2 failed, 0 not run: the worker hit a fatal error before)
+ *              and whether it built and published its factorisation
  *     FATAL    the worker cannot go on (a broken invariant); the master
  *              stops handing out work and ends the job
  *
@@ -29,6 +32,7 @@ typedef enum { PROTO_DONE = 1, PROTO_FATAL = 2 } proto_report_kind;
 typedef struct {
   int kind;  /* proto_order_kind */
   int unit;  /* PROTO_UNIT: the unit's index in the plan */
+  int flags; /* PROTO_UNIT: SCHED_PUBLISH | SCHED_LOAD */
 } proto_order;
 
 typedef struct {
@@ -36,13 +40,14 @@ typedef struct {
   int unit;
   int status;       /* 1 done, 2 failed, 0 not run */
   int factorised;   /* this unit computed its design's factorisation */
+  int published;    /* ... and wrote it where the others can load it */
   int signalled;    /* the worker received SIGTERM/SIGUSR1/SIGINT */
   double seconds;   /* the unit's wall time */
   double pending;   /* bytes of finished units waiting for a flush */
   char error[256];  /* FATAL: why */
 } proto_report;
 
-vf_status proto_send_order(MPI_Comm comm, int worker, int kind, int unit);
+vf_status proto_send_order(MPI_Comm comm, int worker, int kind, int unit, int flags);
 vf_status proto_recv_order(MPI_Comm comm, proto_order *o);
 vf_status proto_send_report(MPI_Comm comm, const proto_report *r);
 /* Master: a report if one has arrived (*got = 1), without blocking. */

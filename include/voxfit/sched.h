@@ -100,6 +100,7 @@ typedef struct {
   char error[256];
   double seconds;
   int factorised;     /* 1 when this unit computed its design's model */
+  int published;      /* 1 when it also wrote it for other workers */
 } sched_unit_out;
 
 vf_status sched_unit_out_create(const sched_plan *p, int unit,
@@ -111,13 +112,19 @@ void sched_unit_out_destroy(sched_unit_out **o);
 typedef struct sched_cache sched_cache;
 vf_status sched_cache_create(const sched_plan *p, sched_cache **out);
 void sched_cache_destroy(sched_cache **c);
+/* Where models are published for other workers (a folder, created when
+ * first needed): sched_models_dir(output) = "<output>.models". */
+void sched_cache_set_dir(sched_cache *c, const char *dir);
+void sched_models_dir(const char *output, char *buf, size_t cap);
 
 /* Local (reads inputs with MPI_COMM_SELF): fits one unit, using and
- * filling the cache. A failure of the unit itself (bad data, a failed
+ * filling the cache (flags: SCHED_PUBLISH, SCHED_LOAD). A failure of the unit itself (bad data, a failed
  * factorisation) is recorded in out's status and error and returns VF_OK;
  * only a broken invariant returns an error. */
+enum { SCHED_PUBLISH = 1, /* after building the model, write it for others */
+       SCHED_LOAD = 2 };   /* read the model another worker published */
 vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
-                         sched_unit_out *out);
+                         int flags, sched_unit_out *out);
 
 /* Collective: runs every unit not yet done in the results file (created,
  * or reopened to resume) and fills the ROI summaries. */

@@ -12,8 +12,8 @@ static vf_status mpi_check(int err, const char *what) {
   return vf_error(VF_E_MPI, "%s: %s", what, msg);
 }
 
-vf_status proto_send_order(MPI_Comm comm, int worker, int kind, int unit) {
-  proto_order o = {kind, unit};
+vf_status proto_send_order(MPI_Comm comm, int worker, int kind, int unit, int flags) {
+  proto_order o = {kind, unit, flags};
   return mpi_check(MPI_Send(&o, sizeof o, MPI_BYTE, worker, PROTO_TAG_ORDER, comm),
                    "sending an order");
 }

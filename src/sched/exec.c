@@ -2,6 +2,7 @@
  * with one rank computes them itself; finished units are flushed
  * collectively into the results file; a rerun skips the units done;
  * a signal stops the handing out and leaves a resumable file. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ typedef struct {
   int *pend_unit, n_pend;
   double pend_bytes;
   sched_cache *cache;
+  char models[CFG_PATH_LEN + 64]; /* published models; "" with one worker */
   int fatal;          /* this worker hit a broken invariant */
 } exec_ctx;
 
@@ -66,16 +68,17 @@ static vf_status flush(exec_ctx *x) {
 
 /* ---- the work of one unit ------------------------------------------------ */
 
-static vf_status work_unit(exec_ctx *x, int unit, proto_report *rep) {
+static vf_status work_unit(exec_ctx *x, int unit, int flags, proto_report *rep) {
   sched_unit_out *o = NULL;
-  *rep = (proto_report){PROTO_DONE, unit, 0, 0, 0, 0, 0, ""};
+  *rep = (proto_report){PROTO_DONE, unit, 0, 0, 0, 0, 0, 0, ""};
   if (x->fatal) return VF_OK; /* answered "not run" */
   if (x->opt->no_reuse) {
     sched_cache_destroy(&x->cache);
     VF_CALL(sched_cache_create(x->p, &x->cache));
+    sched_cache_set_dir(x->cache, x->models);
   }
   vf_status st = sched_unit_out_create(x->p, unit, &o);
-  if (st == VF_OK) st = sched_unit_run(x->p, unit, x->cache, o);
+  if (st == VF_OK) st = sched_unit_run(x->p, unit, x->cache, flags, o);
   if (st != VF_OK) {
     sched_unit_out_destroy(&o);
     rep->status = 2;
@@ -86,6 +89,7 @@ static vf_status work_unit(exec_ctx *x, int unit, proto_report *rep) {
     return VF_OK;
   }
   rep->status = o->status, rep->factorised = o->factorised, rep->seconds = o->seconds;
+  rep->published = o->published;
   x->pend_unit[x->n_pend] = unit;
   x->pend[x->n_pend++] = o;
   x->pend_bytes += out_bytes(o, x->p->points[x->p->units[unit].sweep].ridge.n_lambdas);
@@ -104,7 +108,7 @@ static vf_status worker_loop(exec_ctx *x) {
       continue;
     }
     proto_report rep;
-    VF_CALL(work_unit(x, o.unit, &rep));
+    VF_CALL(work_unit(x, o.unit, o.flags, &rep));
     rep.signalled = proto_signalled() != 0;
     VF_CALL(proto_send_report(x->comm, &rep));
   }
@@ -116,6 +120,8 @@ typedef struct {
   int *end;            /* per design: one past its last unit in plan order */
   int *cursor;         /* per design: no TODO unit before this */
   int *started;        /* per design: handed out at least once */
+  int *published;      /* per design: its model can be loaded from a file */
+  int n_unstarted;     /* designs not yet handed out */
   int (*held)[2];      /* per worker: the last two designs it was given */
   int *outstanding;    /* per worker: orders not yet reported */
   int n_open;          /* units out at workers */
@@ -126,9 +132,11 @@ typedef struct {
 } master;
 
 static void master_free(master *m) {
-  vf_free(&m->end), vf_free(&m->cursor), vf_free(&m->started);
+  vf_free(&m->end), vf_free(&m->cursor), vf_free(&m->started), vf_free(&m->published);
   vf_free(&m->held), vf_free(&m->outstanding);
 }
+
+static int next_todo(const exec_ctx *x, master *m, int d);
 
 static vf_status master_init(exec_ctx *x, master *m) {
   const sched_plan *p = x->p;
@@ -137,6 +145,7 @@ static vf_status master_init(exec_ctx *x, master *m) {
   VF_CALL(vf_calloc((size_t)D, sizeof(int), "designs", &m->end));
   VF_CALL(vf_calloc((size_t)D, sizeof(int), "designs", &m->cursor));
   VF_CALL(vf_calloc((size_t)D, sizeof(int), "designs", &m->started));
+  VF_CALL(vf_calloc((size_t)D, sizeof(int), "designs", &m->published));
   VF_CALL(vf_calloc((size_t)x->size, sizeof *m->held, "workers", &m->held));
   VF_CALL(vf_calloc((size_t)x->size, sizeof(int), "workers", &m->outstanding));
   /* units are grouped by design: the first seen is the group's start */
@@ -147,6 +156,7 @@ static vf_status master_init(exec_ctx *x, master *m) {
     m->end[d] = u + 1;
   }
   for (int w = 0; w < x->size; w++) m->held[w][0] = m->held[w][1] = -1;
+  for (int d = 0; d < D; d++) m->n_unstarted += next_todo(x, m, d) >= 0;
   m->t0 = m->last_flush = m->last_progress = vf_now();
   return VF_OK;
 }
@@ -157,33 +167,50 @@ static int next_todo(const exec_ctx *x, master *m, int d) {
   return m->cursor[d] < m->end[d] ? m->cursor[d] : -1;
 }
 
-/* Affinity: a design the worker holds; else one nobody has started
- * (largest first); else any (its factorisation is computed again). */
-static int pick(const exec_ctx *x, master *m, int w) {
+/* Affinity: a design the worker holds; else the largest design nobody
+ * has started (near the end of the job, when fewer designs are left than
+ * workers, its builder publishes the model); else a unit of a published
+ * design, loaded from its file. Each design is factorised once; a worker
+ * with none of these waits. *flags gets the order's SCHED_ flags. */
+static int pick(const exec_ctx *x, master *m, int w, int *flags) {
+  int workers = x->size - 1;
+  *flags = 0;
   for (int h = 0; h < 2; h++) {
     int u = next_todo(x, m, m->held[w][h]);
     if (u >= 0) return u;
   }
-  int any = -1;
+  int loadable = -1;
   for (int u = 0; u < x->p->n_units; u = m->end[x->p->units[u].design]) {
     int d = x->p->units[u].design, t = next_todo(x, m, d);
-    if (t >= 0 && !m->started[d]) return t;
-    if (t >= 0 && any < 0) any = t;
+    if (t >= 0 && !m->started[d]) {
+      if (workers > 1 && m->n_unstarted - 1 < workers) *flags = SCHED_PUBLISH;
+      return t;
+    }
+    if (t >= 0 && m->published[d] && loadable < 0) loadable = t;
   }
-  return any;
+  if (loadable >= 0) *flags = SCHED_LOAD;
+  return loadable;
 }
 
 static vf_status assign(exec_ctx *x, master *m, int w) {
   while (!m->stopping && m->outstanding[w] < x->p->site.prefetch) {
-    int u = pick(x, m, w);
+    int flags, u = pick(x, m, w, &flags);
     if (u < 0) return VF_OK;
     int d = x->p->units[u].design;
     x->state[u] = ASSIGNED;
+    m->n_unstarted -= !m->started[d];
     m->started[d] = 1;
     if (m->held[w][0] != d) m->held[w][1] = m->held[w][0], m->held[w][0] = d;
     m->outstanding[w]++, m->n_open++;
-    VF_CALL(proto_send_order(x->comm, w, PROTO_UNIT, u));
+    VF_CALL(proto_send_order(x->comm, w, PROTO_UNIT, u, flags));
   }
+  return VF_OK;
+}
+
+/* Workers left waiting get work as soon as a model is published. */
+static vf_status assign_idle(exec_ctx *x, master *m) {
+  for (int w = 1; w < x->size; w++)
+    if (m->outstanding[w] == 0) VF_CALL(assign(x, m, w));
   return VF_OK;
 }
 
@@ -218,12 +245,13 @@ static void record(exec_ctx *x, master *m, const proto_report *r) {
   x->st->n_done += r->status == 1;
   x->st->n_failed += r->status == 2;
   x->st->n_factorisations += r->factorised;
+  if (r->published) m->published[x->p->units[r->unit].design] = 1;
   x->st->compute_seconds += r->seconds;
   if (r->signalled) m->stopping = 1;
 }
 
 static vf_status flush_all(exec_ctx *x, master *m, int kind) {
-  for (int w = 1; w < x->size; w++) VF_CALL(proto_send_order(x->comm, w, kind, -1));
+  for (int w = 1; w < x->size; w++) VF_CALL(proto_send_order(x->comm, w, kind, -1, 0));
   m->last_flush = vf_now();
   return flush(x);
 }
@@ -252,6 +280,7 @@ static vf_status master_loop(exec_ctx *x, master *m) {
       unflushed += r.status != 0;
       held = r.pending > held ? r.pending : held;
       VF_CALL(assign(x, m, from));
+      if (r.published) VF_CALL(assign_idle(x, m));
       progress(x, m, 0);
     } else {
       nanosleep(&nap, NULL);
@@ -269,7 +298,7 @@ static vf_status alone_loop(exec_ctx *x, master *m) {
   for (int u = 0; u < x->p->n_units && !m->stopping; u++) {
     if (x->state[u] != TODO) continue;
     proto_report r;
-    VF_CALL(work_unit(x, u, &r));
+    VF_CALL(work_unit(x, u, 0, &r));
     r.signalled = proto_signalled() != 0;
     record(x, m, &r);
     progress(x, m, 0);
@@ -327,7 +356,24 @@ static vf_status exec_alloc(exec_ctx *x) {
   VF_CALL(vf_calloc((size_t)n, sizeof(sched_unit_out *), "finished units", &x->pend));
   VF_CALL(vf_calloc((size_t)n, sizeof(int), "finished units", &x->pend_unit));
   VF_CALL(sched_cache_create(x->p, &x->cache));
+  if (x->size > 2) sched_models_dir(x->opt->output, x->models, sizeof x->models);
+  sched_cache_set_dir(x->cache, x->models);
   return VF_OK;
+}
+
+/* The published models of a finished run: no longer needed. */
+static void remove_models(const char *dir) {
+  DIR *d = dir[0] ? opendir(dir) : NULL;
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') {
+      char path[CFG_PATH_LEN + 400];
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+  closedir(d);
+  rmdir(dir);
 }
 
 static void exec_free(exec_ctx *x) {
@@ -349,6 +395,7 @@ static vf_status finish(exec_ctx *x, master *m, io_results_layout *L, vf_status 
   MPI_Bcast(&complete, 1, MPI_INT, 0, x->comm);
   vf_status cst = io_results_close(&x->res, st == VF_OK && complete);
   if (st == VF_OK) st = cst;
+  if (st == VF_OK && complete && x->rank == 0) remove_models(x->models);
   if (st == VF_OK && flags[1] && x->rank == 0)
     st = vf_error(VF_E_INTERNAL, "a worker failed: %s", m->fatal_msg);
   return sched_agree(x->comm, st);
@@ -356,7 +403,9 @@ static vf_status finish(exec_ctx *x, master *m, io_results_layout *L, vf_status 
 
 vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *opt,
                     sched_run_stats *stats) {
-  exec_ctx x = {comm, 0, 0, p, opt, NULL, NULL, NULL, stats, NULL, NULL, 0, 0, NULL, 0};
+  exec_ctx x;
+  memset(&x, 0, sizeof x);
+  x.comm = comm, x.p = p, x.opt = opt, x.st = stats;
   master m;
   io_results_layout L;
   memset(stats, 0, sizeof *stats);

@@ -3,7 +3,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "voxfit/ridge.h"
 #include "voxfit/sched.h"
@@ -260,7 +263,16 @@ struct sched_cache {
   cache_entry e[CACHE_SLOTS];
   size_t limit;
   unsigned long clock;
+  char dir[CFG_PATH_LEN + 16]; /* where models are published; "" = nowhere */
 };
+
+void sched_cache_set_dir(sched_cache *c, const char *dir) {
+  snprintf(c->dir, sizeof c->dir, "%s", dir);
+}
+
+void sched_models_dir(const char *output, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s.models", output);
+}
 
 static void entry_clear(cache_entry *e) {
   if (e->single) ridge_model_destroy_s((ridge_model_s **)&e->model);
@@ -326,12 +338,57 @@ fail:
   return st;
 }
 
-/* The unit's model from the cache, or built (and cached) now. A design
- * that failed is remembered with its reason. */
+/* ---- published models: files another worker wrote ---------------- */
+
+static int file_put(void *f, const void *d, size_t n) { return fwrite(d, 1, n, f) != n; }
+static int file_get(void *f, void *d, size_t n) { return fread(d, 1, n, f) != n; }
+
+static void model_file(const sched_cache *c, const sched_plan *p, int design,
+                       char *buf, size_t cap) {
+  snprintf(buf, cap, "%s/%s.bin", c->dir, p->designs[design].key);
+}
+
+/* Written to a temporary name and renamed: a file that exists is whole. */
+static vf_status publish(const sched_cache *c, const sched_plan *p, const cache_entry *e) {
+  char path[CFG_PATH_LEN + 64], tmp[CFG_PATH_LEN + 96];
+  model_file(c, p, e->design, path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+  if (mkdir(c->dir, 0777) != 0 && errno != EEXIST)
+    return vf_error(VF_E_IO, "%s: cannot create the models folder: %m", c->dir);
+  FILE *f = fopen(tmp, "wb");
+  if (!f) return vf_error(VF_E_IO, "%s: cannot write: %m", tmp);
+  vf_status st = e->single ? ridge_model_write_s(e->model, file_put, f)
+                           : ridge_model_write_d(e->model, file_put, f);
+  if (fclose(f) != 0 && st == VF_OK) st = vf_error(VF_E_IO, "%s: cannot write: %m", tmp);
+  if (st == VF_OK && rename(tmp, path) != 0)
+    st = vf_error(VF_E_IO, "%s: cannot rename to %s: %m", tmp, path);
+  if (st) unlink(tmp);
+  return st;
+}
+
+static vf_status load(const sched_cache *c, const sched_plan *p, const cfg_ridge *rg,
+                      cache_entry *e) {
+  char path[CFG_PATH_LEN + 64];
+  model_file(c, p, e->design, path, sizeof path);
+  FILE *f = fopen(path, "rb");
+  if (!f) return vf_error(VF_E_IO, "%s: cannot read: %m", path);
+  e->single = rg->precision == CFG_PREC_SINGLE;
+  vf_status st = e->single ? ridge_model_read_s(file_get, f, (ridge_model_s **)&e->model)
+                           : ridge_model_read_d(file_get, f, (ridge_model_d **)&e->model);
+  fclose(f);
+  if (st == VF_OK)
+    e->bytes = e->single ? ridge_model_bytes_s(e->model) : ridge_model_bytes_d(e->model);
+  return st;
+}
+
+/* The unit's model from the cache, loaded (SCHED_LOAD: another worker
+ * published it), or built now (and published with SCHED_PUBLISH). A
+ * design that failed is remembered with its reason. A model that cannot
+ * be loaded is built instead; one that cannot be published only costs the
+ * others a factorisation. */
 static vf_status get_model(const sched_plan *p, const sched_unit *u,
                            const cfg_ridge *rg, unit_data *d, sched_cache *c,
-                           cache_entry **out, int *built) {
-  *built = 0;
+                           int flags, cache_entry **out, sched_unit_out *o) {
   c->clock++;
   for (int i = 0; i < CACHE_SLOTS; i++)
     if (c->e[i].design == u->design) {
@@ -341,14 +398,27 @@ static vf_status get_model(const sched_plan *p, const sched_unit *u,
     }
   cache_entry *e = cache_slot(c, (size_t)p->designs[u->design].bytes);
   e->design = u->design, e->used = c->clock;
+  *out = e;
+  if ((flags & SCHED_LOAD) && c->dir[0]) {
+    if (load(c, p, rg, e) == VF_OK) {
+      vf_log(VF_LOG_DEBUG, "design %d: loaded the published model", u->design);
+      return VF_OK;
+    }
+    vf_log(VF_LOG_WARN, "%s; factorising again", vf_error_message());
+    entry_clear(e);
+    e->design = u->design, e->used = c->clock;
+  }
   vf_status st = build_model(p, u, rg, d, e);
   if (st == VF_E_INTERNAL) {
     entry_clear(e);
     return st;
   }
   if (st) snprintf(e->error, sizeof e->error, "%s", vf_error_message());
-  *built = 1;
-  *out = e;
+  o->factorised = 1;
+  if (st == VF_OK && (flags & SCHED_PUBLISH) && c->dir[0]) {
+    if (publish(c, p, e) == VF_OK) o->published = 1;
+    else vf_log(VF_LOG_WARN, "%s", vf_error_message());
+  }
   return VF_OK;
 }
 
@@ -403,11 +473,11 @@ static void mark_failed(sched_unit_out *o, const char *why, int m) {
 }
 
 static vf_status run_unit(const sched_plan *p, const sched_unit *u,
-                          sched_cache *c, unit_data *d, sched_unit_out *out) {
+                          sched_cache *c, int flags, unit_data *d, sched_unit_out *out) {
   const cfg_ridge *rg = &p->points[u->sweep].ridge;
   cache_entry *e = NULL;
   VF_CALL(prepare(p, u, rg, d));
-  VF_CALL(get_model(p, u, rg, d, c, &e, &out->factorised));
+  VF_CALL(get_model(p, u, rg, d, c, flags, &e, out));
   if (e->error[0]) return vf_error(VF_E_INPUT, "%s", e->error);
   VF_CALL(load_responses(p, u, rg, d));
   VF_CALL(reorder_by_fold(d, d->Ytr, d->nv));
@@ -416,12 +486,12 @@ static vf_status run_unit(const sched_plan *p, const sched_unit *u,
 }
 
 vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
-                         sched_unit_out *out) {
+                         int flags, sched_unit_out *out) {
   const sched_unit *u = &p->units[unit];
   unit_data d = {0};
   double t0 = vf_now();
   vf_error_clear();
-  vf_status st = run_unit(p, u, cache, &d, out);
+  vf_status st = run_unit(p, u, cache, flags, &d, out);
   unit_data_free(&d);
   out->seconds = vf_now() - t0;
   if (st == VF_E_INTERNAL) return st;

@@ -1,8 +1,10 @@
 #!/bin/sh
-# ranks: 1 2 3
+# ranks: 1 2 3 4
 # The batch system from outside: a study cut into many units (a site config
 # with small ROI blocks and frequent flushes); a clean 2-rank run is the
-# reference. A run killed with SIGKILL at random moments, then rerun on 3
+# reference. On 3 and 4 ranks every design is still factorised once (idle
+# workers load the models others published) with the same results. A run
+# killed with SIGKILL at random moments, then rerun on 3
 # ranks, resumes (units done are skipped) and equals the reference; SIGUSR1
 # stops a run with exit 3 and a resumable, incomplete file; three shards
 # merged by voxfit collect equal the reference, and a missing shard is
@@ -57,6 +59,20 @@ ok $? "the study has many units ($units)"
 has "factorisations for 24 designs"
 ok $? "24 designs: 6 sweep points x 4 variants, shared by 3 subjects and every ROI block"
 cp "$OUT" "$T/ref.nc"
+
+# ---- every design factorised once, whatever the number of workers -----------
+for np in 3 4; do
+  VOXFIT_LOG=debug x "$np" run "$JOB" --force --quiet
+  ok "$rc" "np=$np: exit 0 (got $rc)"
+  has "; 24 factorisations for 24 designs;"
+  ok $? "np=$np: 24 factorisations for 24 designs ($(sed -n 's/^units: .*; \([0-9]* factorisations\).*/\1/p' "$T/out"))"
+  # how many units loaded a published model depends on timing: reported only
+  echo "  np=$np: $(count 'loaded the published model') unit(s) loaded a published model"
+  [ ! -e "$OUT.models" ]
+  ok $? "np=$np: the published models are removed at the end"
+  same "$T/ref.nc" "$OUT"
+  ok $? "np=$np: equals the 2-rank run$(sed 's/^/: differs in /' "$T/cmp")"
+done
 
 # ---- kill -9 at random moments, then resume on 3 ranks -------------------------
 for trial in 1 2; do
