@@ -49,7 +49,11 @@ typedef struct {
 
 vf_status proto_send_order(MPI_Comm comm, int worker, int kind, int unit, int flags);
 vf_status proto_recv_order(MPI_Comm comm, proto_order *o);
+/* Nonblocking (a blocking send of even a small report was measured to wait
+ * about 1 ms for the master each time); the previous report is completed
+ * first. A worker calls proto_reports_flush before it leaves. */
 vf_status proto_send_report(MPI_Comm comm, const proto_report *r);
+vf_status proto_reports_flush(void);
 /* Master: a report if one has arrived (*got = 1), without blocking. */
 vf_status proto_poll_report(MPI_Comm comm, proto_report *r, int *from, int *got);
 

@@ -140,6 +140,8 @@ typedef struct {
   int n_factorisations;   /* computed by this run, over every rank */
   int stopped;            /* a signal stopped the run early */
   double seconds, compute_seconds; /* wall, and the sum of unit times */
+  /* rank 0's wall time in: opening the file, flushes, summaries + close */
+  double setup_seconds, flush_seconds, finish_seconds;
 } sched_run_stats;
 vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *o,
                     sched_run_stats *stats);

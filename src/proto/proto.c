@@ -23,9 +23,20 @@ vf_status proto_recv_order(MPI_Comm comm, proto_order *o) {
                             MPI_STATUS_IGNORE), "receiving an order");
 }
 
+/* Reports go out without blocking: the previous one (long delivered by
+ * then) is completed first, so one buffer suffices. */
+static proto_report out_report;
+static MPI_Request out_req = MPI_REQUEST_NULL;
+
 vf_status proto_send_report(MPI_Comm comm, const proto_report *r) {
-  return mpi_check(MPI_Send(r, sizeof *r, MPI_BYTE, 0, PROTO_TAG_REPORT, comm),
-                   "sending a report");
+  VF_CALL(mpi_check(MPI_Wait(&out_req, MPI_STATUS_IGNORE), "sending a report"));
+  out_report = *r;
+  return mpi_check(MPI_Isend(&out_report, sizeof out_report, MPI_BYTE, 0,
+                             PROTO_TAG_REPORT, comm, &out_req), "sending a report");
+}
+
+vf_status proto_reports_flush(void) {
+  return mpi_check(MPI_Wait(&out_req, MPI_STATUS_IGNORE), "sending a report");
 }
 
 vf_status proto_poll_report(MPI_Comm comm, proto_report *r, int *from, int *got) {

@@ -50,6 +50,7 @@ static double out_bytes(const sched_unit_out *o, int m) {
 
 /* Collective: writes this rank's finished units (data, then flags). */
 static vf_status flush(exec_ctx *x) {
+  double t0 = vf_now();
   io_unit_result *r = NULL;
   vf_status st = vf_calloc((size_t)x->n_pend + 1, sizeof *r, "unit results", &r);
   for (int i = 0; st == VF_OK && i < x->n_pend; i++) {
@@ -63,6 +64,7 @@ static vf_status flush(exec_ctx *x) {
   vf_free(&r);
   for (int i = 0; i < x->n_pend; i++) sched_unit_out_destroy(&x->pend[i]);
   x->n_pend = 0, x->pend_bytes = 0;
+  x->st->flush_seconds += vf_now() - t0;
   return st ? st : wst;
 }
 
@@ -99,13 +101,18 @@ static vf_status work_unit(exec_ctx *x, int unit, int flags, proto_report *rep) 
 
 /* A worker: orders until STOP. */
 static vf_status worker_loop(exec_ctx *x) {
+  double waited = 0, t0 = vf_now();
   for (;;) {
     proto_order o;
+    double t = vf_now();
     VF_CALL(proto_recv_order(x->comm, &o));
+    waited += vf_now() - t;
     if (o.kind == PROTO_FLUSH || o.kind == PROTO_STOP) {
       VF_CALL(flush(x));
-      if (o.kind == PROTO_STOP) return VF_OK;
-      continue;
+      if (o.kind != PROTO_STOP) continue;
+      vf_log(VF_LOG_DEBUG, "worker: %.2f s waiting for orders, %.2f s in the loop", waited,
+             vf_now() - t0);
+      return proto_reports_flush();
     }
     proto_report rep;
     VF_CALL(work_unit(x, o.unit, o.flags, &rep));
@@ -384,6 +391,7 @@ static void exec_free(exec_ctx *x) {
 
 /* Collective: the counts every rank returns, and a fatal error anywhere. */
 static vf_status finish(exec_ctx *x, master *m, io_results_layout *L, vf_status st) {
+  double t0 = vf_now();
   int flags[2] = {m->stopping && !m->fatal, m->fatal};
   MPI_Bcast(flags, 2, MPI_INT, 0, x->comm);
   MPI_Bcast(x->st, sizeof *x->st, MPI_BYTE, 0, x->comm);
@@ -396,6 +404,7 @@ static vf_status finish(exec_ctx *x, master *m, io_results_layout *L, vf_status 
   vf_status cst = io_results_close(&x->res, st == VF_OK && complete);
   if (st == VF_OK) st = cst;
   if (st == VF_OK && complete && x->rank == 0) remove_models(x->models);
+  x->st->finish_seconds = vf_now() - t0;
   if (st == VF_OK && flags[1] && x->rank == 0)
     st = vf_error(VF_E_INTERNAL, "a worker failed: %s", m->fatal_msg);
   return sched_agree(x->comm, st);
@@ -420,6 +429,7 @@ vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *opt,
   if (st == VF_OK && opt->n_shards > 1) mark_shard(&x);
   st = sched_agree(comm, st);
   if (st == VF_OK) st = open_results(&x, &L);
+  stats->setup_seconds = vf_now() - t0;
   if (st) {
     exec_free(&x);
     sched_results_layout_free(&L);
