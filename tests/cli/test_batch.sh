@@ -71,7 +71,7 @@ for np in 3 4; do
   [ ! -e "$OUT.models" ]
   ok $? "np=$np: the published models are removed at the end"
   same "$T/ref.nc" "$OUT"
-  ok $? "np=$np: equals the 2-rank run$(sed 's/^/: differs in /' "$T/cmp")"
+  ok $? "np=$np: equals the 2-rank run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
 done
 
 # ---- kill -9 at random moments, then resume on 3 ranks -------------------------
@@ -93,20 +93,28 @@ for trial in 1 2; do
   [ "$c" = 1 ] || [ -n "$skipped" ]
   ok $? "kill -9 after $wait_ms ms: the rerun reports the units done before ($skipped)"
   same "$T/ref.nc" "$OUT"
-  ok $? "kill -9 after $wait_ms ms + resume equals the clean run$(sed 's/^/: differs in /' "$T/cmp")"
+  ok $? "kill -9 after $wait_ms ms + resume equals the clean run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
 done
 
 # ---- SIGUSR1: a clean stop, exit 3, resumable ------------------------------------
-rm -f "$OUT"
-mpirun -np 2 "$VOXFIT" run "$JOB" >"$T/usr1.out" 2>&1 &
-pid=$!
-( sleep 60; kill -9 "$pid" 2>/dev/null ) &
-guard=$!
-sleep 0.6
-kill -USR1 "$pid" # mpirun forwards it to the ranks
-wait "$pid"
-rc=$?
-kill "$guard" 2>/dev/null
+# stopped_run OUTFILE COMMAND...: a fresh 2-rank run, COMMAND run 0.6 s in
+# (with $pid, mpirun's pid); rc is the run's exit code
+stopped_run() {
+  out=$1
+  shift
+  rm -f "$OUT"
+  mpirun -np 2 "$VOXFIT" run "$JOB" >"$out" 2>&1 &
+  pid=$!
+  ( sleep 60; kill -9 "$pid" 2>/dev/null ) &
+  guard=$!
+  sleep 0.6
+  eval "$@"
+  wait "$pid"
+  rc=$?
+  kill "$guard" 2>/dev/null
+}
+
+stopped_run "$T/usr1.out" 'kill -USR1 "$pid"' # mpirun forwards it to the ranks
 ok "$([ "$rc" = 3 ]; echo $?)" "SIGUSR1: exit 3 (got $rc)"
 grep -q 'stopped by a signal' "$T/usr1.out"
 ok $? "SIGUSR1: says it was stopped and how to resume"
@@ -115,7 +123,32 @@ ok $? "SIGUSR1: the file is there and not marked complete"
 x 2 run "$JOB" --quiet
 ok "$rc" "SIGUSR1: the rerun exits 0 (got $rc)"
 same "$T/ref.nc" "$OUT"
-ok $? "SIGUSR1 + resume equals the clean run$(sed 's/^/: differs in /' "$T/cmp")"
+ok $? "SIGUSR1 + resume equals the clean run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+
+# ---- SIGTERM to the ranks themselves (what SLURM does at the time limit) ---------
+stopped_run "$T/term.out" 'pkill -TERM -f "^$VOXFIT run $JOB"'
+ok "$([ "$rc" = 3 ]; echo $?)" "SIGTERM to every rank: exit 3 (got $rc)"
+x 3 run "$JOB" --quiet
+same "$T/ref.nc" "$OUT"
+ok $? "SIGTERM + resume on 3 ranks equals the clean run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+
+# ---- progress lines in a log ----------------------------------------------------------
+VOXFIT_PROGRESS_SECONDS=0.2 x 2 run "$JOB" --force
+n=$(grep -c -E 'info: [0-9]+/[0-9]+ units done \([0-9]+ skipped as done before\), [0-9]+ failed, [0-9.]+ s, [0-9.]+ GFLOP/s, ETA [0-9]+ s$' "$T/out")
+[ "$n" -ge 2 ]
+ok $? "progress: plain lines with units done, failures, GFLOP/s and ETA ($n lines)"
+has "info: $units/$units units done"
+ok $? "progress: a last line with every unit done"
+
+# ---- the site's memory per rank refuses a job in plan ----------------------------------
+printf 'memory_per_rank_gib: 0.00001\n' >"$T/small.yaml"
+x 1 plan "$JOB" --config "$T/small.yaml"
+[ "$rc" = 2 ] && has "small.yaml"
+ok $? "plan refuses a job larger than the site config's memory per rank, naming the file (got $rc)"
+printf 'block_voxel: 10\n' >"$T/typo.yaml"
+x 1 run "$JOB" --config "$T/typo.yaml"
+[ "$rc" = 2 ] && has "typo.yaml:1:1: .*block_voxel" && has "block_voxels"
+ok $? "a misspelt site key: exit 2, file:line, and the key it meant (got $rc)"
 
 # ---- a rerun of a complete file computes nothing ------------------------------------
 x 2 run "$JOB"
@@ -138,7 +171,7 @@ mv "$T/s3.nc" "$D/results.shard-3-of-3.nc"
 x 2 collect "$JOB" --shards 3
 ok "$rc" "collect --shards 3 on 2 ranks: exit 0 (got $rc)"
 same "$T/ref.nc" "$OUT"
-ok $? "the collected file equals the unsharded run$(sed 's/^/: differs in /' "$T/cmp")"
+ok $? "the collected file equals the unsharded run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
 
 # ---- xarray -------------------------------------------------------------------------------
 "$PY" - "$OUT" <<'PY' >"$T/xr" 2>&1
