@@ -14,8 +14,10 @@ endif
 CC = mpicc
 PKGS = pnetcdf scalapack-openmpi yaml-0.1 openblas
 # Recursive (=) so pkg-config runs after `deps` has installed the packages.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) gsl 2>/dev/null)
+# GSL's distributions only; its CBLAS symbols come from OpenBLAS, not
+# libgslcblas, so one BLAS serves the whole program.
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgsl
 CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS)
 LDFLAGS = $(OPT)
 LDLIBS = $(PKG_LIBS) -lm

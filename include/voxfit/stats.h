@@ -1,0 +1,46 @@
+/* stats (stats_): noise ceilings, tests and multiple-comparison control.
+ * Pure functions (no MPI, no files); distributions from GSL. Definitions
+ * in ../shared/docs/METHODS.md and docs/statistics.md. */
+#ifndef VOXFIT_STATS_H
+#define VOXFIT_STATS_H
+
+#include "voxfit/util.h"
+
+/* Explainable variance of one voxel from R >= 2 repetitions of n test
+ * stimuli (repetition r at y + r * ld): EV = Var(mean over reps) /
+ * mean_r Var(y_r), bias-corrected as EV - (1 - EV) / (R - 1). NaN when
+ * R < 2, n < 2 or a repetition has no variance. */
+double stats_ev(const double *y, int R, long n, long ld);
+
+/* Split-half reliability: Pearson r between the mean of the even and the
+ * mean of the odd repetitions, Spearman-Brown corrected to the full set:
+ * 2 r / (1 + r). NaN when R < 2 or a half has no variance. */
+double stats_split_half(const double *y, int R, long n, long ld);
+
+/* Paired t-test on the differences d[0..n) (NaN entries skipped), two
+ * sided, with the level (e.g. 0.95) confidence interval of the mean
+ * difference. Needs >= 2 finite differences, else every field is NaN
+ * and n says how many there were. */
+typedef struct {
+  int n;
+  double mean, sd, t, df, p, ci_lo, ci_hi;
+} stats_ttest;
+void stats_ttest_paired(const double *d, int n, double level, stats_ttest *out);
+
+/* Wilcoxon signed-rank test on d[0..n) (NaN skipped; zeros dropped as in
+ * Wilcoxon's method), two sided, statistic W = min(R+, R-). Exact null
+ * distribution for <= 50 differences without ties or zeros, else the
+ * normal approximation with the tie correction (as scipy.stats.wilcoxon
+ * does by default). */
+typedef struct {
+  int n;       /* differences used */
+  int exact;
+  double w, p;
+} stats_wilcoxon;
+void stats_wilcoxon_signed_rank(const double *d, int n, stats_wilcoxon *out);
+
+/* Benjamini-Hochberg q-values of p[0..n) (NaN p gets NaN q and does not
+ * count towards the number of tests). */
+vf_status stats_bh(const double *p, int n, double *q);
+
+#endif

@@ -1,0 +1,179 @@
+/* Noise ceilings, paired tests and FDR (voxfit/stats.h). */
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "voxfit/stats.h"
+
+static double var(const double *y, long n) {
+  double m = 0, s = 0;
+  for (long t = 0; t < n; t++) m += y[t];
+  m /= n;
+  for (long t = 0; t < n; t++) s += (y[t] - m) * (y[t] - m);
+  return s / (n - 1);
+}
+
+double stats_ev(const double *y, int R, long n, long ld) {
+  if (R < 2 || n < 2) return NAN;
+  double *mean = calloc((size_t)n, sizeof(double)), within = 0;
+  if (!mean) return NAN;
+  for (int r = 0; r < R; r++) {
+    double v = var(y + (size_t)r * ld, n);
+    within += v / R;
+    for (long t = 0; t < n; t++) mean[t] += y[(size_t)r * ld + t] / R;
+  }
+  double ev = within > 0 ? var(mean, n) / within : NAN;
+  free(mean);
+  return ev - (1 - ev) / (R - 1);
+}
+
+static double pearson(const double *a, const double *b, long n) {
+  double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+  for (long t = 0; t < n; t++) ma += a[t], mb += b[t];
+  ma /= n, mb /= n;
+  for (long t = 0; t < n; t++) {
+    sab += (a[t] - ma) * (b[t] - mb);
+    saa += (a[t] - ma) * (a[t] - ma);
+    sbb += (b[t] - mb) * (b[t] - mb);
+  }
+  return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : NAN;
+}
+
+double stats_split_half(const double *y, int R, long n, long ld) {
+  if (R < 2 || n < 2) return NAN;
+  double *h = calloc((size_t)2 * n, sizeof(double));
+  if (!h) return NAN;
+  int cnt[2] = {0, 0};
+  for (int r = 0; r < R; r++) {
+    cnt[r % 2]++;
+    for (long t = 0; t < n; t++) h[(r % 2) * n + t] += y[(size_t)r * ld + t];
+  }
+  for (long t = 0; t < n; t++) h[t] /= cnt[0], h[n + t] /= cnt[1];
+  double r = pearson(h, h + n, n);
+  free(h);
+  return 2 * r / (1 + r);
+}
+
+void stats_ttest_paired(const double *d, int n, double level, stats_ttest *o) {
+  double m = 0, s = 0;
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!isnan(d[i])) m += d[i], k++;
+  *o = (stats_ttest){k, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+  if (k < 2) return;
+  m /= k;
+  for (int i = 0; i < n; i++)
+    if (!isnan(d[i])) s += (d[i] - m) * (d[i] - m);
+  double sd = sqrt(s / (k - 1)), se = sd / sqrt(k), df = k - 1;
+  double tq = gsl_cdf_tdist_Qinv((1 - level) / 2, df);
+  o->mean = m, o->sd = sd, o->df = df;
+  o->ci_lo = m - tq * se, o->ci_hi = m + tq * se;
+  if (se > 0) {
+    o->t = m / se;
+    o->p = 2 * gsl_cdf_tdist_Q(fabs(o->t), df);
+  } else {
+    o->t = m == 0 ? NAN : copysign(INFINITY, m);
+    o->p = m == 0 ? NAN : 0;
+  }
+}
+
+typedef struct {
+  double a;  /* |d| */
+  int pos;
+} signed_abs;
+
+static int cmp_abs(const void *x, const void *y) {
+  double a = ((const signed_abs *)x)->a, b = ((const signed_abs *)y)->a;
+  return (a > b) - (a < b);
+}
+
+/* P(R+ <= w) and P(R+ >= w) under the null, from the exact distribution
+ * of the sum of a random subset of the ranks 1..n (counts exact in double
+ * up to n = 50: 2^50 < 2^53). */
+static void exact_tails(int n, double w, double *lower, double *upper) {
+  int max = n * (n + 1) / 2;
+  double *c = calloc((size_t)max + 1, sizeof(double));
+  if (!c) {
+    *lower = *upper = NAN;
+    return;
+  }
+  c[0] = 1;
+  for (int k = 1; k <= n; k++)
+    for (int s = max; s >= k; s--) c[s] += c[s - k];
+  double total = ldexp(1.0, n), lo = 0, hi = 0;
+  for (int s = 0; s <= max; s++) {
+    if (s <= w) lo += c[s];
+    if (s >= w) hi += c[s];
+  }
+  free(c);
+  *lower = lo / total, *upper = hi / total;
+}
+
+void stats_wilcoxon_signed_rank(const double *d, int n, stats_wilcoxon *o) {
+  signed_abs *v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
+  int k = 0, zeros = 0, ties = 0;
+  *o = (stats_wilcoxon){0, 0, NAN, NAN};
+  if (!v) return;
+  for (int i = 0; i < n; i++) {
+    if (isnan(d[i])) continue;
+    if (d[i] == 0) zeros++;
+    else v[k++] = (signed_abs){fabs(d[i]), d[i] > 0};
+  }
+  o->n = k;
+  if (k == 0) {
+    free(v);
+    return;
+  }
+  qsort(v, (size_t)k, sizeof *v, cmp_abs);
+  double rplus = 0, rminus = 0, tie_term = 0;
+  for (int i = 0; i < k;) { /* midranks of tied |d| */
+    int j = i;
+    while (j < k && v[j].a == v[i].a) j++;
+    double rank = 0.5 * (i + 1 + j), t = j - i;
+    if (t > 1) ties = 1, tie_term += t * (t * t - 1);
+    for (int m = i; m < j; m++) *(v[m].pos ? &rplus : &rminus) += rank;
+    i = j;
+  }
+  free(v);
+  o->w = fmin(rplus, rminus);
+  if (k <= 50 && !ties && !zeros) {
+    double lo, hi, centre = k * (k + 1) / 4.0;
+    exact_tails(k, rplus, &lo, &hi);
+    o->exact = 1;
+    o->p = rplus == centre ? 1.0 : fmin(1.0, 2 * fmin(lo, hi));
+    return;
+  }
+  double mn = k * (k + 1) / 4.0;
+  double se = sqrt((k * (k + 1.0) * (2.0 * k + 1) - 0.5 * tie_term) / 24);
+  o->p = se > 0 ? 2 * gsl_cdf_ugaussian_Q(fabs((o->w - mn) / se)) : NAN;
+}
+
+typedef struct {
+  double p;
+  int i;
+} indexed;
+
+static int cmp_p(const void *x, const void *y) {
+  double a = ((const indexed *)x)->p, b = ((const indexed *)y)->p;
+  return (a > b) - (a < b);
+}
+
+vf_status stats_bh(const double *p, int n, double *q) {
+  indexed *s = NULL;
+  int m = 0;
+  VF_CALL(vf_calloc((size_t)(n > 0 ? n : 1), sizeof *s, "p-values", &s));
+  for (int i = 0; i < n; i++) {
+    q[i] = NAN;
+    if (!isnan(p[i])) s[m++] = (indexed){p[i], i};
+  }
+  qsort(s, (size_t)m, sizeof *s, cmp_p);
+  double run = 1;
+  for (int r = m - 1; r >= 0; r--) { /* q_(r) = min over later of p m / rank */
+    double v = s[r].p * m / (r + 1);
+    run = v < run ? v : run;
+    q[s[r].i] = run;
+  }
+  vf_free(&s);
+  return VF_OK;
+}

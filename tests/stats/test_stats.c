@@ -1,0 +1,76 @@
+/* ranks: 1 */
+/* The statistics kernels against closed forms: explainable variance and
+ * split-half reliability of synthetic repeats with known signal and noise,
+ * the paired t-test, the exact Wilcoxon null distribution, and
+ * Benjamini-Hochberg by hand. (tests/stats/test_group.py compares the
+ * tests with scipy on study data.) */
+#include "testutil.h"
+#include "voxfit/stats.h"
+
+static void check_ceilings(void) {
+  long n = 20000;
+  int R = 4;
+  double S = 1.0, sigma = 1.5;
+  double *y = malloc(sizeof(double) * n * R);
+  vf_rng g;
+  vf_rng_seed(&g, 5, 0);
+  for (long t = 0; t < n; t++) {
+    double s = S * vf_rng_normal(&g);
+    for (int r = 0; r < R; r++) y[r * n + t] = s + sigma * vf_rng_normal(&g);
+  }
+  double ev = stats_ev(y, R, n, n), want = S * S / (S * S + sigma * sigma);
+  TU_CHECK(fabs(ev - want) < 0.02, "EV %.4f, closed form %.4f", ev, want);
+  double c = S * S / (S * S + sigma * sigma / 2), sb = 2 * c / (1 + c);
+  double sh = stats_split_half(y, R, n, n);
+  TU_CHECK(fabs(sh - sb) < 0.02, "split-half %.4f, closed form %.4f", sh, sb);
+  /* pure noise: EV near 0; identical repetitions: EV = 1 */
+  for (long i = 0; i < n * R; i++) y[i] = vf_rng_normal(&g);
+  ev = stats_ev(y, R, n, n);
+  TU_CHECK(fabs(ev) < 0.02, "EV of pure noise %.4f", ev);
+  for (int r = 1; r < R; r++) memcpy(y + r * n, y, sizeof(double) * n);
+  TU_CHECK(fabs(stats_ev(y, R, n, n) - 1) < 1e-12, "EV of identical repeats");
+  TU_CHECK(isnan(stats_ev(y, 1, n, n)), "EV needs two repetitions");
+  free(y);
+}
+
+static void check_ttest(void) {
+  double d[6] = {1, 2, 3, 4, 5, NAN};
+  stats_ttest t;
+  stats_ttest_paired(d, 6, 0.95, &t);
+  TU_CHECK(t.n == 5 && fabs(t.mean - 3) < 1e-12 && fabs(t.t - 4.242640687119285) < 1e-9,
+           "t %.12g (n %d)", t.t, t.n);
+  TU_CHECK(fabs(t.p - 0.013236) < 2e-6, "p %.8f", t.p);
+  TU_CHECK(fabs(t.ci_lo - 1.036757) < 1e-5 && fabs(t.ci_hi - 4.963243) < 1e-5,
+           "CI [%.6f, %.6f]", t.ci_lo, t.ci_hi);
+  stats_ttest_paired(d, 1, 0.95, &t);
+  TU_CHECK(t.n == 1 && isnan(t.p), "one difference: no test");
+}
+
+static void check_wilcoxon(void) {
+  double a[5] = {1, 2, 3, 4, 5}, b[5] = {-1, 2, 3, 4, 5}, c[4] = {0.5, -0.25, 2, -4};
+  stats_wilcoxon w;
+  stats_wilcoxon_signed_rank(a, 5, &w);
+  TU_CHECK(w.exact && w.w == 0 && fabs(w.p - 2.0 / 32) < 1e-15, "all positive: W %g p %g", w.w, w.p);
+  stats_wilcoxon_signed_rank(b, 5, &w);
+  TU_CHECK(w.w == 1 && fabs(w.p - 4.0 / 32) < 1e-15, "one negative: W %g p %g", w.w, w.p);
+  /* ranks 2,1,3,4: R+ = 2 + 3 = 5 = R-: the centre, p = 1 */
+  stats_wilcoxon_signed_rank(c, 4, &w);
+  TU_CHECK(w.w == 5 && w.p == 1.0, "centre: W %g p %g", w.w, w.p);
+}
+
+static void check_bh(void) {
+  double p[5] = {0.01, 0.04, 0.03, 0.005, NAN}, q[5];
+  TU_OK(stats_bh(p, 5, q));
+  double want[4] = {0.02, 0.04, 0.04, 0.02};
+  for (int i = 0; i < 4; i++) TU_CHECK(fabs(q[i] - want[i]) < 1e-15, "q[%d] %g", i, q[i]);
+  TU_CHECK(isnan(q[4]), "NaN p gives NaN q");
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  check_ceilings();
+  check_ttest();
+  check_wilcoxon();
+  check_bh();
+  return tu_finish("stats");
+}
