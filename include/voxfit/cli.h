@@ -13,6 +13,7 @@ int cli_plan(int argc, char **argv);
 int cli_validate(int argc, char **argv);
 int cli_gen(int argc, char **argv);
 int cli_collect(int argc, char **argv);
+int cli_group(int argc, char **argv);
 
 /* Prints "voxfit: error: <msg>" (rank 0 only when all ranks share it). */
 void cli_print_error(const char *context);

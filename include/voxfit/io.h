@@ -190,11 +190,34 @@ typedef struct {
   int *status;          /* same shape */
   int *roi_n_masked;    /* same shape */
   int complete;
+  int *variant_layers;  /* n_variants (-1: not given) */
+  char (*variant_models)[IO_NAME_LEN];
+  char job_hash[64];
 } io_results_table;
 vf_status io_results_read_table(const char *path, io_results_table **out);
 void io_results_table_destroy(io_results_table **t);
 
 /* Collective: sets finished/complete, closes and frees; takes NULL. */
 vf_status io_results_close(io_results **r, int complete);
+
+/* ---- the group file (docs/statistics.md) ---------------------------- */
+typedef struct {
+  int n_sweep, n_pairs, n_rois, n_variants, n_subjects;
+  char (*sweep_labels)[128];
+  char (*roi_names)[IO_NAME_LEN], (*subject_ids)[IO_NAME_LEN];
+  char (*variant_ids)[IO_NAME_LEN], (*variant_models)[IO_NAME_LEN];
+  int *variant_layers;
+  int *pairs;                  /* 2 * n_pairs */
+  double level;                /* of the confidence intervals */
+  /* (sweep, pair, roi) */
+  double *mean_diff, *ci_lo, *ci_hi, *t, *p_t, *q_t, *w, *p_w, *q_w;
+  int *n_used, *n_up, *n_down;
+  double *diff;                /* (sweep, pair, roi, subject): a - b */
+  double *profile_mean, *profile_sem; /* (sweep, variant, roi) over subjects */
+  const char *sources;         /* the results files, one per line */
+} io_group;
+/* Local: writes path (CDF-2) through a temporary file renamed at the end,
+ * so a failed write never leaves a file that looks whole. */
+vf_status io_group_write(const char *path, const io_group *g);
 
 #endif

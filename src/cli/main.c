@@ -15,6 +15,7 @@ static const char *usage =
     "  plan JOB.yaml      print the units, their cost and memory, without fitting\n"
     "  validate JOB.yaml  open every input and report shapes and problems\n"
     "  collect JOB.yaml --shards N  merge the shard files of a sharded run\n"
+    "  group RESULTS.nc   compare the declared pairs of variants across subjects\n"
     "  gen --preset NAME  write a synthetic study with planted ground truth\n"
     "\n"
     "options: --help (also after a command), --version\n"
@@ -42,11 +43,11 @@ static int dispatch(int argc, char **argv, int rank) {
   }
   struct { const char *name; int (*fn)(int, char **); } cmds[] = {
       {"run", cli_run}, {"plan", cli_plan}, {"validate", cli_validate}, {"gen", cli_gen},
-      {"collect", cli_collect}};
+      {"collect", cli_collect}, {"group", cli_group}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
   if (rank == 0)
-    fprintf(stderr, "voxfit: unknown command '%s'; commands: run, plan, validate, gen, collect "
+    fprintf(stderr, "voxfit: unknown command '%s'; commands: run, plan, validate, gen, collect, group "
             "(voxfit --help)\n", argv[1]);
   return CLI_EXIT_INPUT;
 }

@@ -411,6 +411,14 @@ static vf_status read_table(const char *path, int ncid, io_results_table *t) {
   VF_CALL(get_var(path, ncid, "roi_status", NC_INT, t->status));
   VF_CALL(get_var(path, ncid, "roi_n_masked", NC_INT, t->roi_n_masked));
   NC(ncmpi_get_att_int(ncid, NC_GLOBAL, "complete", &t->complete), "complete");
+  VF_CALL(vf_calloc((size_t)t->n_variants, sizeof(int), "layers", &t->variant_layers));
+  VF_CALL(vf_calloc((size_t)t->n_variants, IO_NAME_LEN, "names", &t->variant_models));
+  VF_CALL(get_var(path, ncid, "variant_layer", NC_INT, t->variant_layers));
+  VF_CALL(get_var(path, ncid, "variant_model", NC_CHAR, t->variant_models));
+  MPI_Offset len = 0;
+  NC(ncmpi_inq_attlen(ncid, NC_GLOBAL, "job_hash", &len), "job_hash");
+  if (len < (MPI_Offset)sizeof t->job_hash)
+    NC(ncmpi_get_att_text(ncid, NC_GLOBAL, "job_hash", t->job_hash), "job_hash");
   return VF_OK;
 }
 
@@ -418,6 +426,7 @@ vf_status io_results_read_table(const char *path, io_results_table **out) {
   io_results_table *t = NULL;
   int ncid;
   *out = NULL;
+  VF_CALL(io_check_format(path));
   VF_CALL(vf_calloc(1, sizeof *t, "results table", &t));
   int err = ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, &ncid);
   if (err != NC_NOERR) {
@@ -428,7 +437,8 @@ vf_status io_results_read_table(const char *path, io_results_table **out) {
   ncmpi_close(ncid);
   if (st) {
     io_results_table_destroy(&t);
-    return st;
+    return vf_error(VF_E_INPUT, "%s: not a voxfit results file of this version (%s)",
+                    path, vf_error_message());
   }
   *out = t;
   return VF_OK;
@@ -440,6 +450,7 @@ void io_results_table_destroy(io_results_table **tp) {
   vf_free(&t->sweep_labels), vf_free(&t->subject_ids), vf_free(&t->variant_ids);
   vf_free(&t->roi_names), vf_free(&t->pairs), vf_free(&t->roi_mean_r);
   vf_free(&t->status), vf_free(&t->roi_n_masked);
+  vf_free(&t->variant_layers), vf_free(&t->variant_models);
   vf_free(tp);
 }
 

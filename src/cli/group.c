@@ -1,0 +1,262 @@
+/* voxfit group: the pairs of variants compared across subjects. */
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "voxfit/cli.h"
+#include "voxfit/io.h"
+#include "voxfit/stats.h"
+
+static const char *help =
+    "usage: voxfit group RESULTS.nc [MORE.nc ...] [--out GROUP.nc] [--level L]\n"
+    "\n"
+    "Compares every declared pair of variants (a - b) in every ROI across the\n"
+    "subjects of one or more results files (same variants, ROIs and sweep\n"
+    "points; the subjects of all files together). The score compared is each\n"
+    "ROI's mean test r over its scoreable voxels. Per (sweep point, pair, ROI):\n"
+    "the mean difference with its L confidence interval (t, over subjects), the\n"
+    "paired t-test and the Wilcoxon signed-rank test (exact for <= 50 subjects\n"
+    "without ties), Benjamini-Hochberg q over the ROIs, and how many subjects\n"
+    "go each way; also the layer profile (mean r per variant and ROI).\n"
+    "Writes GROUP.nc (default: group.nc beside the first results file; schema\n"
+    "in docs/statistics.md) and prints the table.\n"
+    "  --level L   confidence level, 0 < L < 1 (default 0.95)\n";
+
+typedef struct {
+  int n;
+  io_results_table **t;
+  const char **paths;
+  io_group g;
+  char sources[8192];
+} group_ctx;
+
+static vf_status same_names(const char *path, const char *what, const char *a,
+                            const char *b, size_t stride, int n) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(a + i * stride, b + i * stride))
+      return vf_error(VF_E_INPUT, "%s: its %s differ from the first file's ('%s' vs '%s'); "
+                      "group files of one study", path, what, b + i * stride, a + i * stride);
+  return VF_OK;
+}
+
+/* Every file: the same sweep points, variants, ROIs and pairs. */
+static vf_status check_alike(const group_ctx *c) {
+  const io_results_table *a = c->t[0];
+  for (int f = 1; f < c->n; f++) {
+    const io_results_table *b = c->t[f];
+    const char *p = c->paths[f];
+    if (b->n_sweep != a->n_sweep || b->n_variants != a->n_variants ||
+        b->n_rois != a->n_rois || b->n_pairs != a->n_pairs)
+      return vf_error(VF_E_INPUT, "%s: %d sweep points, %d variants, %d ROIs, %d pairs; the "
+                      "first file has %d, %d, %d, %d", p, b->n_sweep, b->n_variants, b->n_rois,
+                      b->n_pairs, a->n_sweep, a->n_variants, a->n_rois, a->n_pairs);
+    VF_CALL(same_names(p, "sweep labels", a->sweep_labels[0], b->sweep_labels[0], 128, a->n_sweep));
+    VF_CALL(same_names(p, "variants", a->variant_ids[0], b->variant_ids[0], IO_NAME_LEN, a->n_variants));
+    VF_CALL(same_names(p, "ROIs", a->roi_names[0], b->roi_names[0], IO_NAME_LEN, a->n_rois));
+    if (memcmp(a->pairs, b->pairs, sizeof(int) * 2 * (size_t)a->n_pairs))
+      return vf_error(VF_E_INPUT, "%s: declares other pairs than the first file", p);
+  }
+  if (a->n_pairs == 0)
+    return vf_error(VF_E_INPUT, "%s: the job declares no pairs of variants to compare; add "
+                    "pairs: [{a: ID, b: ID}] to the job and rerun it", c->paths[0]);
+  return VF_OK;
+}
+
+/* ROI mean r of global subject s (files' subjects in order). */
+static double score(const group_ctx *c, int w, int s, int v, int q) {
+  for (int f = 0; f < c->n; f++) {
+    const io_results_table *t = c->t[f];
+    if (s >= t->n_subjects) {
+      s -= t->n_subjects;
+      continue;
+    }
+    size_t i = (((size_t)w * t->n_subjects + s) * t->n_variants + v) * t->n_rois + q;
+    return t->status[i] == 1 ? t->roi_mean_r[i] : NAN;
+  }
+  return NAN;
+}
+
+static vf_status alloc_group(group_ctx *c) {
+  io_group *g = &c->g;
+  const io_results_table *a = c->t[0];
+  g->n_sweep = a->n_sweep, g->n_pairs = a->n_pairs, g->n_rois = a->n_rois;
+  g->n_variants = a->n_variants;
+  for (int f = 0; f < c->n; f++) g->n_subjects += c->t[f]->n_subjects;
+  size_t n3 = (size_t)g->n_sweep * g->n_pairs * g->n_rois;
+  double **d3[] = {&g->mean_diff, &g->ci_lo, &g->ci_hi, &g->t, &g->p_t, &g->q_t,
+                   &g->w, &g->p_w, &g->q_w};
+  for (size_t i = 0; i < sizeof d3 / sizeof d3[0]; i++)
+    VF_CALL(vf_calloc(n3, sizeof(double), "group results", d3[i]));
+  VF_CALL(vf_calloc(n3, sizeof(int), "group counts", &g->n_used));
+  VF_CALL(vf_calloc(n3, sizeof(int), "group counts", &g->n_up));
+  VF_CALL(vf_calloc(n3, sizeof(int), "group counts", &g->n_down));
+  VF_CALL(vf_calloc(n3 * g->n_subjects, sizeof(double), "differences", &g->diff));
+  size_t np = (size_t)g->n_sweep * g->n_variants * g->n_rois;
+  VF_CALL(vf_calloc(np, sizeof(double), "profiles", &g->profile_mean));
+  VF_CALL(vf_calloc(np, sizeof(double), "profiles", &g->profile_sem));
+  VF_CALL(vf_calloc((size_t)g->n_subjects, IO_NAME_LEN, "names", &g->subject_ids));
+  for (int f = 0, s = 0; f < c->n; f++)
+    for (int k = 0; k < c->t[f]->n_subjects; k++, s++) {
+      memcpy(g->subject_ids[s], c->t[f]->subject_ids[k], IO_NAME_LEN);
+      for (int j = 0; j < s; j++)
+        if (!strcmp(g->subject_ids[j], g->subject_ids[s]))
+          return vf_error(VF_E_INPUT, "%s: subject '%s' is in an earlier file too; give each "
+                          "subject once", c->paths[f], g->subject_ids[s]);
+    }
+  g->sweep_labels = a->sweep_labels, g->roi_names = a->roi_names;
+  g->variant_ids = a->variant_ids, g->variant_models = a->variant_models;
+  g->variant_layers = a->variant_layers, g->pairs = a->pairs;
+  return VF_OK;
+}
+
+static void compare(group_ctx *c, int w, int i, int q) {
+  io_group *g = &c->g;
+  size_t k = ((size_t)w * g->n_pairs + i) * g->n_rois + q;
+  double *d = g->diff + k * g->n_subjects;
+  int up = 0, down = 0;
+  for (int s = 0; s < g->n_subjects; s++) {
+    d[s] = score(c, w, s, g->pairs[2 * i], q) - score(c, w, s, g->pairs[2 * i + 1], q);
+    up += d[s] > 0, down += d[s] < 0;
+  }
+  stats_ttest t;
+  stats_wilcoxon wx;
+  stats_ttest_paired(d, g->n_subjects, g->level, &t);
+  stats_wilcoxon_signed_rank(d, g->n_subjects, &wx);
+  g->mean_diff[k] = t.mean, g->ci_lo[k] = t.ci_lo, g->ci_hi[k] = t.ci_hi;
+  g->t[k] = t.t, g->p_t[k] = t.p, g->w[k] = wx.w, g->p_w[k] = wx.p;
+  g->n_used[k] = t.n, g->n_up[k] = up, g->n_down[k] = down;
+}
+
+static void profile(group_ctx *c, int w, int v, int q) {
+  io_group *g = &c->g;
+  size_t k = ((size_t)w * g->n_variants + v) * g->n_rois + q;
+  double sum = 0, ss = 0;
+  int n = 0;
+  for (int s = 0; s < g->n_subjects; s++) {
+    double x = score(c, w, s, v, q);
+    if (!isnan(x)) sum += x, ss += x * x, n++;
+  }
+  double m = n ? sum / n : NAN;
+  g->profile_mean[k] = m;
+  g->profile_sem[k] = n > 1 ? sqrt(fmax(0, (ss - n * m * m) / (n - 1)) / n) : NAN;
+}
+
+static vf_status compute(group_ctx *c) {
+  io_group *g = &c->g;
+  for (int w = 0; w < g->n_sweep; w++) {
+    for (int i = 0; i < g->n_pairs; i++) {
+      for (int q = 0; q < g->n_rois; q++) compare(c, w, i, q);
+      size_t k = ((size_t)w * g->n_pairs + i) * g->n_rois;
+      VF_CALL(stats_bh(g->p_t + k, g->n_rois, g->q_t + k));
+      VF_CALL(stats_bh(g->p_w + k, g->n_rois, g->q_w + k));
+    }
+    for (int v = 0; v < g->n_variants; v++)
+      for (int q = 0; q < g->n_rois; q++) profile(c, w, v, q);
+  }
+  return VF_OK;
+}
+
+static void print_table(const group_ctx *c, const char *out) {
+  const io_group *g = &c->g;
+  for (int w = 0; w < g->n_sweep; w++)
+    for (int i = 0; i < g->n_pairs; i++) {
+      printf("\n%s - %s (sweep point %s): difference of each ROI's mean test r over its\n"
+             "scoreable voxels, %d subjects; %.0f%% CI over subjects; paired t-test and\n"
+             "Wilcoxon signed-rank, q = Benjamini-Hochberg over the %d ROIs\n",
+             g->variant_ids[g->pairs[2 * i]], g->variant_ids[g->pairs[2 * i + 1]],
+             g->sweep_labels[w], g->n_subjects, 100 * g->level, g->n_rois);
+      printf("%-10s %9s %20s %8s %8s %8s %8s %7s\n", "ROI", "mean diff", "CI", "p(t)",
+             "q(t)", "p(W)", "q(W)", "a>b b>a");
+      for (int q = 0; q < g->n_rois; q++) {
+        size_t k = ((size_t)w * g->n_pairs + i) * g->n_rois + q;
+        printf("%-10.10s %+9.4f [%+8.4f, %+8.4f] %8.2g %8.2g %8.2g %8.2g %3d %-3d\n",
+               g->roi_names[q], g->mean_diff[k], g->ci_lo[k], g->ci_hi[k], g->p_t[k],
+               g->q_t[k], g->p_w[k], g->q_w[k], g->n_up[k], g->n_down[k]);
+      }
+    }
+  printf("\ngroup results: %s\n", out);
+}
+
+static int parse(int argc, char **argv, group_ctx *c, const char **out) {
+  c->g.level = 0.95;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (cli_is_help(a)) return 1;
+    if (!strcmp(a, "--out") && more) *out = argv[++i];
+    else if (!strcmp(a, "--level") && more) c->g.level = atof(argv[++i]);
+    else if (a[0] == '-')
+      return vf_error(VF_E_USAGE, "unexpected argument '%s' (voxfit group --help)", a), 2;
+    else c->paths[c->n++] = a;
+  }
+  if (c->n == 0) return vf_error(VF_E_USAGE, "no results file given (voxfit group --help)"), 2;
+  if (!(c->g.level > 0 && c->g.level < 1))
+    return vf_error(VF_E_USAGE, "--level must be between 0 and 1"), 2;
+  return 0;
+}
+
+static vf_status run_group(group_ctx *c, const char *out) {
+  VF_CALL(vf_calloc((size_t)c->n, sizeof *c->t, "tables", &c->t));
+  for (int f = 0; f < c->n; f++) {
+    VF_CALL(io_results_read_table(c->paths[f], &c->t[f]));
+    if (!c->t[f]->complete)
+      vf_log(VF_LOG_WARN, "%s: not complete; ROIs with units not done are left out",
+             c->paths[f]);
+    snprintf(c->sources + strlen(c->sources), sizeof c->sources - strlen(c->sources),
+             "%s\n", c->paths[f]);
+  }
+  VF_CALL(check_alike(c));
+  VF_CALL(alloc_group(c));
+  VF_CALL(compute(c));
+  c->g.sources = c->sources;
+  VF_CALL(io_group_write(out, &c->g));
+  print_table(c, out);
+  return VF_OK;
+}
+
+static void group_free(group_ctx *c) {
+  io_group *g = &c->g;
+  double **d[] = {&g->mean_diff, &g->ci_lo, &g->ci_hi, &g->t, &g->p_t, &g->q_t, &g->w,
+                  &g->p_w, &g->q_w, &g->diff, &g->profile_mean, &g->profile_sem};
+  for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) vf_free(d[i]);
+  vf_free(&g->n_used), vf_free(&g->n_up), vf_free(&g->n_down), vf_free(&g->subject_ids);
+  for (int f = 0; c->t && f < c->n; f++) io_results_table_destroy(&c->t[f]);
+  vf_free(&c->t);
+}
+
+int cli_group(int argc, char **argv) {
+  group_ctx c;
+  const char *out = NULL;
+  const char *paths[256];
+  memset(&c, 0, sizeof c);
+  c.paths = paths;
+  if (argc > 257) {
+    vf_error(VF_E_USAGE, "at most 256 results files");
+    cli_print_error("group");
+    return CLI_EXIT_INPUT;
+  }
+  int r = parse(argc, argv, &c, &out);
+  if (r == 1) {
+    cli_say(stdout, help);
+    return CLI_EXIT_OK;
+  }
+  if (r) {
+    cli_print_error("group");
+    return CLI_EXIT_INPUT;
+  }
+  char def[4200], first[4096];
+  snprintf(first, sizeof first, "%s", c.paths[0]);
+  snprintf(def, sizeof def, "%s/group.nc", dirname(first));
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  vf_status st = rank == 0 ? run_group(&c, out ? out : def) : VF_OK;
+  group_free(&c);
+  if (st) {
+    cli_print_error("group");
+    return st == VF_E_INPUT || st == VF_E_USAGE ? CLI_EXIT_INPUT : CLI_EXIT_INTERNAL;
+  }
+  return CLI_EXIT_OK;
+}

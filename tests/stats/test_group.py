@@ -1,0 +1,157 @@
+"""voxfit group against scipy on the same numbers, and on planted truth.
+
+A demo study with 6 subjects is generated, fitted (2 ranks) and grouped.
+Every (pair, ROI) of group.nc is recomputed from the results file's
+roi_mean_r with scipy.stats (ttest_rel, wilcoxon, the t quantile for the
+CI) and an independent Benjamini-Hochberg: the same numbers to 1e-10. The
+ROIs the generator planted a multimodal advantage in (truth.yaml: effect
+not none) come out positive with q(t) < 0.05 for the layer-2 pair. Bad
+input: a subject given twice, a file that is not a results file, a job
+without pairs, an unknown option: exit 2 with a message naming the file.
+Prints one PASS/FAIL line per check; exits 1 if any failed.
+usage: /usr/bin/python3 tests/stats/test_group.py BUILD_DIR
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import netCDF4
+import numpy as np
+import yaml
+from scipy import stats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LIB = os.path.join(HERE, "..", "lib.sh")
+n_pass = n_fail = 0
+
+
+def check(name, good, detail=""):
+    global n_pass, n_fail
+    n_pass, n_fail = (n_pass + 1, n_fail) if good else (n_pass, n_fail + 1)
+    print(("PASS" if good else "FAIL") + " group: " + name +
+          ("" if good or not detail else ": " + detail))
+    sys.stdout.flush()
+
+
+def voxfit(build, np_, *args):
+    cmd = ['sh', '-c', 'BUILD="$1"; . "$2"; shift 2; vf "$@"', "sh", build, LIB,
+           str(np_)] + list(args)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=300, universal_newlines=True)
+    return p.returncode, p.stdout
+
+
+def bh(p):
+    p = np.asarray(p, float)
+    q = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = ok.sum()
+    idx = np.where(ok)[0][np.argsort(p[ok])]
+    ranked = p[idx] * m / np.arange(1, m + 1)
+    q[idx] = np.minimum.accumulate(ranked[::-1])[::-1]
+    return np.minimum(q, 1)
+
+
+def close(a, b, tol=1e-10):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return a.shape == b.shape and np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True)
+
+
+def against_scipy(res, grp):
+    mean_r = res["roi_mean_r"][:]
+    status = res["roi_status"][:]
+    pairs = res["pair_variants"][:]
+    level = float(grp.getncattr("ci_level"))
+    S, P, R = mean_r.shape[1], len(pairs), mean_r.shape[3]
+    want = {k: np.full((1, P, R), np.nan) for k in
+            ("mean_diff", "ci_low", "ci_high", "t", "p_t", "p_wilcoxon", "wilcoxon_w")}
+    diff = np.full((1, P, R, S), np.nan)
+    for i, (a, b) in enumerate(pairs):
+        for q in range(R):
+            ok = (status[0, :, a, q] == 1) & (status[0, :, b, q] == 1)
+            d = np.where(ok, mean_r[0, :, a, q] - mean_r[0, :, b, q], np.nan)
+            diff[0, i, q] = d
+            d = d[~np.isnan(d)]
+            t = stats.ttest_rel(d + 0.0, np.zeros_like(d))
+            w = stats.wilcoxon(d)
+            se = d.std(ddof=1) / np.sqrt(len(d))
+            half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * se
+            for k, v in (("mean_diff", d.mean()), ("ci_low", d.mean() - half),
+                         ("ci_high", d.mean() + half), ("t", t.statistic), ("p_t", t.pvalue),
+                         ("p_wilcoxon", w.pvalue), ("wilcoxon_w", w.statistic)):
+                want[k][0, i, q] = v
+    check("subject differences are the results' ROI means a - b",
+          close(grp["subject_diff"][:], diff))
+    for k, v in want.items():
+        got = grp[k][:]
+        check("%s equals scipy's" % k, close(got, v),
+              "max |diff| %.3g" % np.nanmax(np.abs(got - v)))
+    for k, p in (("q_t", "p_t"), ("q_wilcoxon", "p_wilcoxon")):
+        want_q = np.array([[bh(grp[p][0, i])] for i in range(P)])[:, 0][None]
+        check("%s is Benjamini-Hochberg of %s over the ROIs" % (k, p),
+              close(grp[k][:], want_q))
+    up = (diff > 0).sum(axis=3)
+    check("n_a_better / n_b_better count the subjects each way",
+          (grp["n_a_better"][:] == up).all() and
+          (grp["n_b_better"][:] == (diff < 0).sum(axis=3)).all())
+
+
+def planted(truth, res, grp):
+    rois = [str(n) for n in netCDF4.chartostring(res["roi_name"][:])]
+    variants = [str(n) for n in netCDF4.chartostring(res["variant_id"][:])]
+    pairs = [tuple(p) for p in res["pair_variants"][:]]
+    i = pairs.index((variants.index("mm-vis-l2"), variants.index("uni-vis-l2")))
+    hits = [r["name"] for r in truth["rois"] if r.get("effect", "none") != "none"]
+    q, m = grp["q_t"][0, i], grp["mean_diff"][0, i]
+    bad = [n for n in hits if not (m[rois.index(n)] > 0 and q[rois.index(n)] < 0.05)]
+    check("planted ROIs (%s): positive, q(t) < 0.05" % " ".join(hits), not bad,
+          "not: " + " ".join(bad))
+
+
+def bad_input(build, d, res_path):
+    rc, out = voxfit(build, 1, "group", res_path, res_path, "--out", d + "/g2.nc")
+    check("a subject given twice: exit 2 naming it", rc == 2 and "sub-01" in out, out[-300:])
+    with open(d + "/junk.nc", "w") as f:
+        f.write("not netcdf\n")
+    rc, out = voxfit(build, 1, "group", d + "/junk.nc")
+    check("not a results file: exit 2 naming it", rc == 2 and "junk.nc" in out, out[-300:])
+    rc, out = voxfit(build, 1, "group", res_path, "--frobnicate")
+    check("unknown option: exit 2", rc == 2 and "--frobnicate" in out, out[-300:])
+    text = open(d + "/job.yaml").read()
+    with open(d + "/nopairs.yaml", "w") as f:
+        f.write(text[:text.index("\npairs:") + 1].replace("results.nc", "nopairs.nc"))
+    rc, out = voxfit(build, 1, "run", d + "/nopairs.yaml", "--quiet")
+    check("a job without pairs runs", rc == 0, out[-300:])
+    rc, out = voxfit(build, 1, "group", d + "/nopairs.nc")
+    check("a job without pairs: exit 2 saying how to declare them",
+          rc == 2 and "declares no pairs" in out and "nopairs.nc" in out, out[-300:])
+
+
+def main():
+    build = os.path.abspath(sys.argv[1])
+    with tempfile.TemporaryDirectory(prefix="voxfit-group.") as tmp:
+        d = tmp + "/data"
+        rc, out = voxfit(build, 1, "gen", "--preset", "demo", "--subjects", "6",
+                         "--seed", "3", "--out", d)
+        check("gen: exit 0", rc == 0, out[-300:])
+        rc, out = voxfit(build, 2, "run", d + "/job.yaml", "--quiet")
+        check("run: exit 0", rc == 0, out[-300:])
+        rc, out = voxfit(build, 1, "group", d + "/results.nc")
+        check("group: exit 0, a table and the file's path",
+              rc == 0 and "mean diff" in out and "group results: " in out, out[-300:])
+        check("the table says which summary it compares",
+              "mean test r over its" in out and "scoreable voxels" in out)
+        res = netCDF4.Dataset(d + "/results.nc")
+        grp = netCDF4.Dataset(d + "/group.nc")
+        for ds in (res, grp):
+            ds.set_auto_mask(False)
+        against_scipy(res, grp)
+        with open(d + "/truth.yaml") as f:
+            planted(yaml.safe_load(f), res, grp)
+        bad_input(build, d, d + "/results.nc")
+    print("group: %d passed, %d failed" % (n_pass, n_fail))
+    sys.exit(1 if n_fail else 0)
+
+
+main()
