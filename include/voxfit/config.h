@@ -77,6 +77,17 @@ typedef struct {
   char **labels;     /* n_values short printable labels, e.g. "[1,2,3,4]" */
 } cfg_sweep_axis;
 
+/* Per-voxel statistics of the test set (docs/statistics.md). */
+typedef struct {
+  int permutations;    /* permutation test draws; 0 = no test (default 1000) */
+  int block_length;    /* test time points permuted together (default 1) */
+  unsigned long seed;  /* of the permutations (default 1) */
+  double alpha;        /* FDR level for "significant" voxels (default 0.05) */
+  double ev_threshold; /* voxels with explainable variance below: no
+                          ceiling-normalised r (default 0.1) */
+  int top_k;           /* voxels in the top-k ROI summary (default 50) */
+} cfg_stats;
+
 typedef struct {
   char path[CFG_PATH_LEN];   /* the YAML file as given */
   char dir[CFG_PATH_LEN];    /* its folder: relative paths resolve here */
@@ -90,6 +101,7 @@ typedef struct {
   char **rois; int n_rois;   /* n_rois == 0 means "all" */
   cfg_split split;
   cfg_ridge ridge;
+  cfg_stats stats;
   cfg_pair *pairs; int n_pairs;
   cfg_sweep_axis *sweep; int n_sweep;
 } cfg_job;

@@ -130,6 +130,8 @@ typedef struct {
   int *unit_sweep, *unit_subject, *unit_variant, *unit_roi;
   int *unit_vox0, *unit_nvox;
   long block_voxels;             /* the site setting the units came from */
+  double alpha, ev_threshold;    /* the job's stats settings (docs/statistics.md) */
+  int top_k, permutations, block_length;
   int shard, n_shards;           /* n_shards = 1: the whole job */
 } io_results_layout;
 
@@ -140,6 +142,7 @@ typedef struct {
   int unit, sweep, variant;
   long vox0, n_vox;
   const double *test_r, *test_r2, *best_lambda, *cv_best;
+  const double *ev, *split_half, *test_r_norm, *test_p;
   const float *cv_scores;        /* n_lambdas x n_vox or NULL */
   const float *weights;          /* weight_len[variant] x n_vox or NULL */
   int status;                    /* 1 done, 2 failed */

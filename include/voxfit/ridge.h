@@ -73,6 +73,7 @@ typedef struct {     /* arrays sized by the caller; NULL = not wanted */
   double *cv_scores;   /* n_lambdas x v (lambda fastest) or NULL */
   double *weights;     /* p x v or NULL */
   long n_masked;       /* voxels with valid[j] == 0 */
+  double *test_pred;   /* nte x v test predictions (NaN for masked) or NULL */
 } ridge_result;
 
 /* The fit in double. Xtr: ntr x p, Ytr: ntr x v (leading dimension ntr)

@@ -93,6 +93,7 @@ void sched_results_layout_free(io_results_layout *L);
 typedef struct {
   long n_vox;
   double *test_r, *test_r2, *best_lambda, *cv_best;
+  double *ev, *split_half, *test_r_norm, *test_p; /* docs/statistics.md */
   float *cv_scores;
   float *weights;     /* weight_len x n_vox (NaN-padded) or NULL */
   long weight_len;

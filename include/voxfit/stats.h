@@ -4,6 +4,8 @@
 #ifndef VOXFIT_STATS_H
 #define VOXFIT_STATS_H
 
+#include <stdint.h>
+
 #include "voxfit/util.h"
 
 /* Explainable variance of one voxel from R >= 2 repetitions of n test
@@ -38,6 +40,18 @@ typedef struct {
   double w, p;
 } stats_wilcoxon;
 void stats_wilcoxon_signed_rank(const double *d, int n, stats_wilcoxon *out);
+
+/* One-sided permutation p-values of the Pearson r between the columns of
+ * predictions P and responses Y (n x v, leading dimension n): the test
+ * points are permuted in blocks of block_length consecutive points (the
+ * last block may be shorter; 1 = plain permutation), n_perm times, with
+ * permutations drawn from seed alone (the same for every voxel and call),
+ * so predictions are reused and nothing is refitted.
+ * p[j] = (1 + #{r_perm >= r_obs}) / (n_perm + 1); NaN for a column with
+ * NaN or without variance. */
+vf_status stats_perm_pvalues(const double *P, const double *Y, long n, long v,
+                             int n_perm, int block_length, uint64_t seed,
+                             double *p);
 
 /* Benjamini-Hochberg q-values of p[0..n) (NaN p gets NaN q and does not
  * count towards the number of tests). */

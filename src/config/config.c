@@ -305,8 +305,41 @@ static vf_status parse_pairs(const yt_doc *d, yaml_node_t *root, cfg_job *job) {
 
 /* ---- the whole job ---- */
 
+/* ---- stats ---- */
+
+static const char *const stats_keys[] = {"permutations", "block_length", "seed", "alpha",
+                                         "ev_threshold", "top_k", NULL};
+
+static vf_status parse_stats(const yt_doc *d, yaml_node_t *root, cfg_job *job) {
+  cfg_stats *s = &job->stats;
+  *s = (cfg_stats){1000, 1, 1, 0.05, 0.1, 50};
+  yaml_node_t *m = yt_get(d, root, "stats"), *n;
+  if (!m) return VF_OK;
+  VF_CALL(yt_check_map(d, m, "stats", stats_keys, "a mapping of test statistics settings"));
+  long seed = 1;
+  if ((n = yt_get(d, m, "permutations")))
+    VF_CALL(yt_int(d, n, "stats.permutations", 0, 1000000, &s->permutations));
+  if ((n = yt_get(d, m, "block_length")))
+    VF_CALL(yt_int(d, n, "stats.block_length", 1, 1000000, &s->block_length));
+  if ((n = yt_get(d, m, "seed"))) VF_CALL(yt_long(d, n, "stats.seed", 0, 1L << 62, &seed));
+  s->seed = (unsigned long)seed;
+  if ((n = yt_get(d, m, "alpha"))) {
+    VF_CALL(yt_num(d, n, "stats.alpha", &s->alpha));
+    if (!(s->alpha > 0 && s->alpha < 1))
+      return yt_bad(d, n, "stats.alpha", "must be between 0 and 1, got %g", s->alpha);
+  }
+  if ((n = yt_get(d, m, "ev_threshold"))) {
+    VF_CALL(yt_num(d, n, "stats.ev_threshold", &s->ev_threshold));
+    if (!(s->ev_threshold >= 0 && s->ev_threshold < 1))
+      return yt_bad(d, n, "stats.ev_threshold", "must be in [0, 1), got %g", s->ev_threshold);
+  }
+  if ((n = yt_get(d, m, "top_k"))) VF_CALL(yt_int(d, n, "stats.top_k", 1, 1 << 30, &s->top_k));
+  return VF_OK;
+}
+
 static const char *const top_keys[] = {"job",   "output", "subjects", "variants", "rois",
-                                       "split", "ridge",  "pairs",    "sweep",    NULL};
+                                       "split", "ridge",  "stats",    "pairs",    "sweep",
+                                       NULL};
 
 static vf_status parse_job(const yt_doc *d, yaml_node_t *root, cfg_job *job) {
   yaml_node_t *n;
@@ -321,6 +354,7 @@ static vf_status parse_job(const yt_doc *d, yaml_node_t *root, cfg_job *job) {
   VF_CALL(parse_rois(d, root, job));
   VF_CALL(parse_split(d, root, job));
   VF_CALL(cfg_parse_ridge(d, root, job));
+  VF_CALL(parse_stats(d, root, job));
   VF_CALL(parse_pairs(d, root, job));
   return VF_OK;
 }

@@ -10,13 +10,17 @@
 #include <unistd.h>
 
 #include "voxfit/io.h"
+#include "voxfit/stats.h"
 
 enum { V_TEST_R, V_TEST_R2, V_LAMBDA, V_CV, V_CVS, V_STATUS, V_ERROR,
-       V_SECONDS, V_RSTATUS, V_MEAN, V_MEDIAN, V_NVOX, V_NMASK, V_COUNT };
+       V_SECONDS, V_RSTATUS, V_MEAN, V_MEDIAN, V_NVOX, V_NMASK,
+       V_EV, V_SH, V_RNORM, V_P, V_Q, V_SIG, V_NSIG, V_TOPK, V_NORM, V_NEV, V_COUNT };
 static const char *const var_names[V_COUNT] = {
     "test_r", "test_r2", "best_lambda", "cv_score", "cv_scores", "unit_status",
     "unit_error", "unit_seconds", "roi_status", "roi_mean_r", "roi_median_r",
-    "roi_n_voxels", "roi_n_masked"};
+    "roi_n_voxels", "roi_n_masked", "ev", "split_half", "test_r_norm", "test_p",
+    "test_q", "roi_mean_r_sig", "roi_n_sig", "roi_mean_r_topk", "roi_mean_r_norm",
+    "roi_n_ev"};
 
 struct io_results {
   MPI_Comm comm;
@@ -188,6 +192,23 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
   VF_CALL(def_var(path, ncid, var_names[V_MEDIAN], NC_DOUBLE, 4, uv, &v[V_MEDIAN]));
   VF_CALL(def_var(path, ncid, var_names[V_NVOX], NC_INT, 4, uv, &v[V_NVOX]));
   VF_CALL(def_var(path, ncid, var_names[V_NMASK], NC_INT, 4, uv, &v[V_NMASK]));
+  VF_CALL(def_var(path, ncid, var_names[V_SIG], NC_DOUBLE, 4, uv, &v[V_SIG]));
+  VF_CALL(def_var(path, ncid, var_names[V_NSIG], NC_INT, 4, uv, &v[V_NSIG]));
+  VF_CALL(def_var(path, ncid, var_names[V_TOPK], NC_DOUBLE, 4, uv, &v[V_TOPK]));
+  VF_CALL(def_var(path, ncid, var_names[V_NORM], NC_DOUBLE, 4, uv, &v[V_NORM]));
+  VF_CALL(def_var(path, ncid, var_names[V_NEV], NC_INT, 4, uv, &v[V_NEV]));
+  VF_CALL(def_var(path, ncid, var_names[V_EV], NC_DOUBLE, 1, &d[VX], &v[V_EV]));
+  VF_CALL(def_var(path, ncid, var_names[V_SH], NC_DOUBLE, 1, &d[VX], &v[V_SH]));
+  for (int i = V_RNORM; i <= V_Q; i++)
+    VF_CALL(def_var(path, ncid, var_names[i], NC_DOUBLE, 3, pv, &v[i]));
+  NC(ncmpi_put_att_double(ncid, NC_GLOBAL, "stats_alpha", NC_DOUBLE, 1, &L->alpha), "alpha");
+  NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "stats_top_k", NC_INT, 1, &L->top_k), "top_k");
+  NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "stats_permutations", NC_INT, 1, &L->permutations),
+     "permutations");
+  NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "stats_block_length", NC_INT, 1, &L->block_length),
+     "block_length");
+  NC(ncmpi_put_att_double(ncid, NC_GLOBAL, "stats_ev_threshold", NC_DOUBLE, 1,
+                          &L->ev_threshold), "ev_threshold");
   VF_CALL(define_weights(r, L, d[SW], d[VX]));
   char now[32];
   utc_now(now, sizeof now);
@@ -293,6 +314,11 @@ static vf_status put_unit_data(io_results *r, const io_unit_result *u) {
   NC(ncmpi_iput_vara_double(id, v[V_TEST_R2], s3, c3, u->test_r2, &req), "test_r2");
   NC(ncmpi_iput_vara_double(id, v[V_LAMBDA], s3, c3, u->best_lambda, &req), "best_lambda");
   NC(ncmpi_iput_vara_double(id, v[V_CV], s3, c3, u->cv_best, &req), "cv_score");
+  NC(ncmpi_iput_vara_double(id, v[V_RNORM], s3, c3, u->test_r_norm, &req), "test_r_norm");
+  NC(ncmpi_iput_vara_double(id, v[V_P], s3, c3, u->test_p, &req), "test_p");
+  MPI_Offset s1[1] = {u->vox0}, c1v[1] = {u->n_vox};
+  NC(ncmpi_iput_vara_double(id, v[V_EV], s1, c1v, u->ev, &req), "ev");
+  NC(ncmpi_iput_vara_double(id, v[V_SH], s1, c1v, u->split_half, &req), "split_half");
   if (v[V_CVS] >= 0 && u->cv_scores) {
     MPI_Offset s4[4] = {u->sweep, u->variant, u->vox0, 0},
                c4[4] = {1, 1, u->n_vox, r->n_lambdas};
@@ -593,60 +619,131 @@ static void roi_flags(const io_results_layout *L, const int *status, int *flag) 
 }
 
 typedef struct {
-  double *mean, *median;
-  int *nvox, *nmask, *flag;
+  double *mean, *median, *sig, *topk, *norm;
+  int *nvox, *nmask, *flag, *nsig, *nev;
 } roi_stats;
 
-/* One (subject, ROI) group's summaries from its voxels' test r. */
-static void summarise_group(const double *r, long n_vox, double *buf, int flag,
-                            roi_stats *o, size_t i) {
-  long n = 0, masked = 0;
-  for (long k = 0; k < n_vox; k++) {
-    if (isnan(r[k])) masked++;
-    else buf[n++] = r[k];
-  }
-  double sum = 0;
-  for (long t = 0; t < n; t++) sum += buf[t];
-  if (n) qsort(buf, (size_t)n, sizeof(double), cmp_double);
-  int ok = flag == 1 && n > 0;
-  o->nvox[i] = (int)(n + masked);
-  o->nmask[i] = flag == 1 ? (int)masked : 0;
-  o->mean[i] = ok ? sum / n : NAN;
-  o->median[i] = ok ? (n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2])) : NAN;
+/* A (sweep, variant) slice of the per-voxel results, and scratch. */
+typedef struct {
+  double *r, *q, *rnorm, *buf;
+} slice_data;
+
+static double mean_of(const double *x, long n) {
+  double s = 0;
+  for (long i = 0; i < n; i++) s += x[i];
+  return n ? s / n : NAN;
 }
 
-/* The voxel axis holds each (subject, ROI) as one contiguous run
- * (subject-major, then ROI), so one pass finds every group. */
-static void summarise_slice(const io_results_layout *L, int w, int v, const double *r,
-                            double *buf, roi_stats *o) {
+/* One (subject, ROI) group's summaries from its voxels [a, b). */
+static void summarise_group(const io_results_layout *L, const slice_data *d, long a,
+                            long b, roi_stats *o, size_t i) {
+  long n = 0, masked = 0, nsig = 0, nev = 0;
+  double sig = 0, norm = 0;
+  for (long k = a; k < b; k++) {
+    if (isnan(d->r[k])) {
+      masked++;
+      continue;
+    }
+    d->buf[n++] = d->r[k];
+    if (d->q[k] < L->alpha) nsig++, sig += d->r[k];
+    if (!isnan(d->rnorm[k])) nev++, norm += d->rnorm[k];
+  }
+  if (n) qsort(d->buf, (size_t)n, sizeof(double), cmp_double);
+  int ok = o->flag[i] == 1 && n > 0;
+  long k = n < L->top_k ? n : L->top_k;
+  o->nvox[i] = (int)(n + masked);
+  o->nmask[i] = o->flag[i] == 1 ? (int)masked : 0;
+  o->mean[i] = ok ? mean_of(d->buf, n) : NAN;
+  o->median[i] = ok ? (n % 2 ? d->buf[n / 2] : 0.5 * (d->buf[n / 2 - 1] + d->buf[n / 2])) : NAN;
+  o->topk[i] = ok ? mean_of(d->buf + n - k, k) : NAN;
+  o->nsig[i] = ok ? (int)nsig : 0, o->nev[i] = ok ? (int)nev : 0;
+  o->sig[i] = ok && nsig ? sig / nsig : NAN;
+  o->norm[i] = ok && nev ? norm / nev : NAN;
+}
+
+/* The voxel axis holds each subject, and within it each ROI, as one
+ * contiguous run, so one pass finds every group. */
+static void summarise_slice(const io_results_layout *L, int w, int v, const slice_data *d,
+                            roi_stats *o) {
   for (int s = 0; s < L->n_subjects; s++)
     for (int q = 0; q < L->n_rois; q++) {
       size_t i = (((size_t)w * L->n_subjects + s) * L->n_variants + v) * L->n_rois + q;
-      summarise_group(r, 0, buf, o->flag[i], o, i);
+      summarise_group(L, d, 0, 0, o, i);
     }
   for (long a = 0, b; a < L->n_vox; a = b) {
     int s = L->voxel_subject[a], q = L->voxel_roi[a];
     for (b = a; b < L->n_vox && L->voxel_subject[b] == s && L->voxel_roi[b] == q;) b++;
     size_t i = (((size_t)w * L->n_subjects + s) * L->n_variants + v) * L->n_rois + q;
-    summarise_group(r + a, b - a, buf, o->flag[i], o, i);
+    summarise_group(L, d, a, b, o, i);
+  }
+}
+
+/* test_q: Benjamini-Hochberg over each subject's voxels (d->q holds p). */
+static vf_status fdr_by_subject(const io_results_layout *L, slice_data *d) {
+  for (long a = 0, b; a < L->n_vox; a = b) {
+    for (b = a; b < L->n_vox && L->voxel_subject[b] == L->voxel_subject[a];) b++;
+    memcpy(d->buf, d->q + a, sizeof(double) * (size_t)(b - a));
+    VF_CALL(stats_bh(d->buf, (int)(b - a), d->q + a));
+  }
+  return VF_OK;
+}
+
+/* Voxels of units not done hold whatever the disk held (PnetCDF does not
+ * fill): they are NaN for the summaries and the FDR. */
+static void mask_not_done(const io_results_layout *L, const int *status, int w, int v,
+                          slice_data *d) {
+  for (int u = 0; u < L->n_units; u++) {
+    if (L->unit_sweep[u] != w || L->unit_variant[u] != v || status[u] == 1) continue;
+    for (long k = L->unit_vox0[u]; k < L->unit_vox0[u] + L->unit_nvox[u]; k++)
+      d->r[k] = d->q[k] = d->rnorm[k] = NAN;
   }
 }
 
 static vf_status summarise_rank0(io_results *r, const io_results_layout *L,
-                                 roi_stats *o, double *slice, double *buf) {
+                                 const int *status, roi_stats *o, slice_data *d) {
   const char *path = r->path;
   for (int w = 0; w < L->n_sweep; w++)
     for (int v = 0; v < L->n_variants; v++) {
       MPI_Offset st[3] = {w, v, 0}, ct[3] = {1, 1, L->n_vox};
-      NC(ncmpi_get_vara_double(r->ncid, r->var[V_TEST_R], st, ct, slice), "test_r");
-      summarise_slice(L, w, v, slice, buf, o);
+      NC(ncmpi_get_vara_double(r->ncid, r->var[V_TEST_R], st, ct, d->r), "test_r");
+      NC(ncmpi_get_vara_double(r->ncid, r->var[V_P], st, ct, d->q), "test_p");
+      NC(ncmpi_get_vara_double(r->ncid, r->var[V_RNORM], st, ct, d->rnorm), "test_r_norm");
+      mask_not_done(L, status, w, v, d);
+      VF_CALL(fdr_by_subject(L, d));
+      NC(ncmpi_put_vara_double(r->ncid, r->var[V_Q], st, ct, d->q), "test_q");
+      summarise_slice(L, w, v, d, o);
     }
   NC(ncmpi_put_var_double(r->ncid, r->var[V_MEAN], o->mean), "roi_mean_r");
   NC(ncmpi_put_var_double(r->ncid, r->var[V_MEDIAN], o->median), "roi_median_r");
+  NC(ncmpi_put_var_double(r->ncid, r->var[V_SIG], o->sig), "roi_mean_r_sig");
+  NC(ncmpi_put_var_double(r->ncid, r->var[V_TOPK], o->topk), "roi_mean_r_topk");
+  NC(ncmpi_put_var_double(r->ncid, r->var[V_NORM], o->norm), "roi_mean_r_norm");
   NC(ncmpi_put_var_int(r->ncid, r->var[V_NVOX], o->nvox), "roi_n_voxels");
   NC(ncmpi_put_var_int(r->ncid, r->var[V_NMASK], o->nmask), "roi_n_masked");
+  NC(ncmpi_put_var_int(r->ncid, r->var[V_NSIG], o->nsig), "roi_n_sig");
+  NC(ncmpi_put_var_int(r->ncid, r->var[V_NEV], o->nev), "roi_n_ev");
   NC(ncmpi_put_var_int(r->ncid, r->var[V_RSTATUS], o->flag), "roi_status");
   return VF_OK;
+}
+
+static vf_status summary_alloc(const io_results_layout *L, roi_stats *o, slice_data *d) {
+  size_t n = (size_t)L->n_sweep * L->n_subjects * L->n_variants * L->n_rois;
+  double **dbl[] = {&o->mean, &o->median, &o->sig, &o->topk, &o->norm};
+  int **ints[] = {&o->nvox, &o->nmask, &o->flag, &o->nsig, &o->nev};
+  double **vox[] = {&d->r, &d->q, &d->rnorm, &d->buf};
+  for (int i = 0; i < 5; i++) VF_CALL(vf_calloc(n, sizeof(double), "ROI summaries", dbl[i]));
+  for (int i = 0; i < 5; i++) VF_CALL(vf_calloc(n, sizeof(int), "ROI summaries", ints[i]));
+  for (int i = 0; i < 4; i++)
+    VF_CALL(vf_calloc((size_t)L->n_vox + 1, sizeof(double), "voxel slice", vox[i]));
+  return VF_OK;
+}
+
+static void summary_free(roi_stats *o, slice_data *d) {
+  double **dbl[] = {&o->mean, &o->median, &o->sig, &o->topk, &o->norm,
+                    &d->r, &d->q, &d->rnorm, &d->buf};
+  int **ints[] = {&o->nvox, &o->nmask, &o->flag, &o->nsig, &o->nev};
+  for (int i = 0; i < 9; i++) vf_free(dbl[i]);
+  for (int i = 0; i < 5; i++) vf_free(ints[i]);
 }
 
 vf_status io_results_summarise(io_results *r, const io_results_layout *L,
@@ -654,25 +751,17 @@ vf_status io_results_summarise(io_results *r, const io_results_layout *L,
   const char *path = r->path;
   int rank;
   MPI_Comm_rank(r->comm, &rank);
-  size_t n = (size_t)L->n_sweep * L->n_subjects * L->n_variants * L->n_rois;
-  roi_stats o = {0};
-  double *slice = NULL, *buf = NULL;
+  roi_stats o;
+  slice_data d;
+  memset(&o, 0, sizeof o), memset(&d, 0, sizeof d);
   vf_status st = VF_OK;
   NC(ncmpi_begin_indep_data(r->ncid), "begin independent mode");
   if (rank == 0) {
-    VF_TRY(vf_calloc(n, sizeof(double), "ROI means", &o.mean));
-    VF_TRY(vf_calloc(n, sizeof(double), "ROI medians", &o.median));
-    VF_TRY(vf_calloc(n, sizeof(int), "ROI sizes", &o.nvox));
-    VF_TRY(vf_calloc(n, sizeof(int), "ROI masks", &o.nmask));
-    VF_TRY(vf_calloc(n, sizeof(int), "ROI flags", &o.flag));
-    VF_TRY(vf_calloc((size_t)L->n_vox, sizeof(double), "test r", &slice));
-    VF_TRY(vf_calloc((size_t)L->n_vox, sizeof(double), "test r", &buf));
-    roi_flags(L, status, o.flag);
-    VF_TRY(summarise_rank0(r, L, &o, slice, buf));
+    st = summary_alloc(L, &o, &d);
+    if (st == VF_OK) roi_flags(L, status, o.flag);
+    if (st == VF_OK) st = summarise_rank0(r, L, status, &o, &d);
   }
-fail:
-  vf_free(&o.mean), vf_free(&o.median), vf_free(&o.nvox), vf_free(&o.nmask);
-  vf_free(&o.flag), vf_free(&slice), vf_free(&buf);
+  summary_free(&o, &d);
   int bad = st != VF_OK, any = 0;
   MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, r->comm);
   NC(ncmpi_end_indep_data(r->ncid), "end independent mode");
@@ -701,15 +790,21 @@ static vf_status read_unit(const char *path, int ncid, const io_results *dst,
   long nv = L->unit_nvox[u];
   int v = L->unit_variant[u], id;
   memset(c, 0, sizeof *c);
-  c->u = (io_unit_result){u, L->unit_sweep[u], v, L->unit_vox0[u], nv, NULL, NULL, NULL,
-                          NULL, NULL, NULL, status, c->error, 0};
-  VF_CALL(vf_calloc((size_t)nv * 4 + 1, sizeof(double), "unit copy", &c->d));
+  memset(&c->u, 0, sizeof c->u);
+  c->u.unit = u, c->u.sweep = L->unit_sweep[u], c->u.variant = v;
+  c->u.vox0 = L->unit_vox0[u], c->u.n_vox = nv, c->u.status = status, c->u.error = c->error;
+  VF_CALL(vf_calloc((size_t)nv * 8 + 1, sizeof(double), "unit copy", &c->d));
   MPI_Offset s3[3] = {c->u.sweep, v, c->u.vox0}, c3[3] = {1, 1, nv};
-  for (int k = 0; k < 4; k++) {
-    NC(ncmpi_get_vara_double(ncid, dst->var[k], s3, c3, c->d + k * nv), var_names[k]);
+  MPI_Offset s1[1] = {c->u.vox0}, cv1[1] = {nv};
+  const int per_voxel[8] = {V_TEST_R, V_TEST_R2, V_LAMBDA, V_CV, V_RNORM, V_P, V_EV, V_SH};
+  for (int k = 0; k < 8; k++) {
+    int one = per_voxel[k] == V_EV || per_voxel[k] == V_SH;
+    NC(ncmpi_get_vara_double(ncid, dst->var[per_voxel[k]], one ? s1 : s3, one ? cv1 : c3,
+                             c->d + k * nv), var_names[per_voxel[k]]);
   }
-  c->u.test_r = c->d, c->u.test_r2 = c->d + nv, c->u.best_lambda = c->d + 2 * nv;
-  c->u.cv_best = c->d + 3 * nv;
+  const double **to[8] = {&c->u.test_r, &c->u.test_r2, &c->u.best_lambda, &c->u.cv_best,
+                          &c->u.test_r_norm, &c->u.test_p, &c->u.ev, &c->u.split_half};
+  for (int k = 0; k < 8; k++) *to[k] = c->d + k * nv;
   if (dst->var[V_CVS] >= 0) {
     MPI_Offset s4[4] = {c->u.sweep, v, c->u.vox0, 0}, c4[4] = {1, 1, nv, L->n_lambdas};
     VF_CALL(vf_calloc((size_t)nv * L->n_lambdas + 1, sizeof(float), "unit copy", &c->cvs));

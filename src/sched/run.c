@@ -91,6 +91,9 @@ vf_status sched_results_layout(const sched_plan *p, io_results_layout *L) {
   L->job_name = j->name, L->job_file = j->path, L->job_yaml = j->text, L->job_hash = j->hash;
   L->n_units = p->n_units;
   L->block_voxels = p->site.block_voxels;
+  const cfg_stats *cs = &j->stats;
+  L->alpha = cs->alpha, L->ev_threshold = cs->ev_threshold, L->top_k = cs->top_k;
+  L->permutations = cs->permutations, L->block_length = cs->block_length;
   L->n_shards = 1;
   int **cols[6] = {&L->unit_sweep, &L->unit_subject, &L->unit_variant, &L->unit_roi,
                    &L->unit_vox0, &L->unit_nvox};

@@ -10,6 +10,7 @@
 
 #include "voxfit/ridge.h"
 #include "voxfit/sched.h"
+#include "voxfit/stats.h"
 
 vf_status sched_unit_out_create(const sched_plan *p, int unit,
                                 sched_unit_out **out) {
@@ -25,6 +26,8 @@ vf_status sched_unit_out_create(const sched_plan *p, int unit,
   VF_TRY(vf_calloc((size_t)nv, sizeof(double), "test R2", &o->test_r2));
   VF_TRY(vf_calloc((size_t)nv, sizeof(double), "lambdas", &o->best_lambda));
   VF_TRY(vf_calloc((size_t)nv, sizeof(double), "CV scores", &o->cv_best));
+  double **st4[] = {&o->ev, &o->split_half, &o->test_r_norm, &o->test_p};
+  for (int i = 0; i < 4; i++) VF_TRY(vf_calloc((size_t)nv + 1, sizeof(double), "statistics", st4[i]));
   if (p->points[u->sweep].ridge.save_cv_scores)
     VF_TRY(vf_calloc((size_t)nv * m, sizeof(float), "CV curves", &o->cv_scores));
   if (p->weight_len) {
@@ -45,6 +48,7 @@ void sched_unit_out_destroy(sched_unit_out **op) {
   vf_free(&o->test_r2);
   vf_free(&o->best_lambda);
   vf_free(&o->cv_best);
+  vf_free(&o->ev), vf_free(&o->split_half), vf_free(&o->test_r_norm), vf_free(&o->test_p);
   vf_free(&o->cv_scores);
   vf_free(&o->weights);
   vf_free(op);
@@ -59,12 +63,14 @@ typedef struct {
   unsigned char *valid;
   int *fold, k;
   long *order, *start;
+  double *ev, *split_half; /* per voxel; NaN without repetitions */
 } unit_data;
 
 static void unit_data_free(unit_data *d) {
   vf_free(&d->Xtr), vf_free(&d->Xte), vf_free(&d->Ytr), vf_free(&d->Yte);
   vf_free(&d->run_tr), vf_free(&d->run_te), vf_free(&d->valid);
   vf_free(&d->fold), vf_free(&d->order), vf_free(&d->start);
+  vf_free(&d->ev), vf_free(&d->split_half);
 }
 
 static ridge_std std_mode(cfg_std s) {
@@ -154,12 +160,17 @@ static vf_status load_test_responses(const sched_plan *p, int s, const long *vox
   double *reps = NULL;
   VF_CALL(vf_calloc((size_t)r->n_rep * r->n_test * d->nv, sizeof(double), "test repetitions", &reps));
   vf_status st = io_responses_read_reps(MPI_COMM_SELF, r, vox, d->nv, reps);
-  for (long j = 0; st == VF_OK && j < d->nv; j++)
+  for (long j = 0; st == VF_OK && j < d->nv; j++) {
+    const double *y = reps + j * r->n_rep * r->n_test;
     for (long t = 0; t < d->nte; t++) {
       double sum = 0;
-      for (long k = 0; k < r->n_rep; k++) sum += reps[(j * r->n_rep + k) * r->n_test + t];
+      for (long k = 0; k < r->n_rep; k++) sum += y[k * r->n_test + t];
       d->Yte[j * d->nte + t] = sum / r->n_rep;
     }
+    /* noise ceilings from the raw repetitions (both are scale-free) */
+    d->ev[j] = stats_ev(y, (int)r->n_rep, r->n_test, r->n_test);
+    d->split_half[j] = stats_split_half(y, (int)r->n_rep, r->n_test, r->n_test);
+  }
   vf_free(&reps);
   return st;
 }
@@ -171,6 +182,9 @@ static vf_status load_responses(const sched_plan *p, const sched_unit *u,
   VF_CALL(vf_calloc((size_t)d->ntr * d->nv, sizeof(double), "training responses", &d->Ytr));
   VF_CALL(vf_calloc((size_t)d->nte * d->nv, sizeof(double), "test responses", &d->Yte));
   VF_CALL(vf_calloc((size_t)d->nv, 1, "voxel mask", &d->valid));
+  VF_CALL(vf_calloc((size_t)d->nv + 1, sizeof(double), "noise ceilings", &d->ev));
+  VF_CALL(vf_calloc((size_t)d->nv + 1, sizeof(double), "noise ceilings", &d->split_half));
+  for (long j = 0; j < d->nv; j++) d->ev[j] = d->split_half[j] = NAN;
   VF_CALL(io_responses_read(MPI_COMM_SELF, p->resp[s], p->train_rows[s], d->ntr, vox, d->nv, d->Ytr));
   VF_CALL(load_test_responses(p, s, vox, d));
   /* A voxel is scoreable when finite everywhere and not constant over
@@ -444,23 +458,46 @@ static void copy_weights(long nv, long pd, const double *W, sched_unit_out *out)
       out->weights[j * out->weight_len + i] = i < pd ? (float)W[j * pd + i] : NAN;
 }
 
-static vf_status fit(const cache_entry *e, unit_data *d, const cfg_ridge *rg,
-                     long pd, sched_unit_out *out) {
+/* Noise ceilings, ceiling-normalised r and permutation p-values (from the
+ * test predictions: nothing is refitted). */
+static vf_status test_statistics(const sched_plan *p, const unit_data *d,
+                                 const double *pred, sched_unit_out *o) {
+  const cfg_stats *cs = &p->job->stats;
+  for (long j = 0; j < d->nv; j++) {
+    o->ev[j] = d->ev[j], o->split_half[j] = d->split_half[j];
+    o->test_r_norm[j] = d->ev[j] >= cs->ev_threshold && d->ev[j] > 0
+                            ? o->test_r[j] / sqrt(d->ev[j]) : NAN;
+    o->test_p[j] = NAN;
+  }
+  if (!pred) return VF_OK;
+  VF_CALL(stats_perm_pvalues(pred, d->Yte, d->nte, d->nv, cs->permutations,
+                             cs->block_length, cs->seed, o->test_p));
+  for (long j = 0; j < d->nv; j++)
+    if (!d->valid[j]) o->test_p[j] = NAN;
+  return VF_OK;
+}
+
+static vf_status fit(const sched_plan *p, const cache_entry *e, unit_data *d,
+                     const cfg_ridge *rg, long pd, sched_unit_out *out) {
   vf_status st = VF_OK;
-  double *curves = NULL, *W = NULL;
+  double *curves = NULL, *W = NULL, *pred = NULL;
   if (out->cv_scores)
     VF_TRY(vf_calloc((size_t)d->nv * rg->n_lambdas, sizeof(double), "CV curves", &curves));
   if (out->weights)
     VF_TRY(vf_calloc((size_t)d->nv * pd, sizeof(double), "weights", &W));
+  if (p->job->stats.permutations > 0)
+    VF_TRY(vf_calloc((size_t)d->nv * d->nte + 1, sizeof(double), "test predictions", &pred));
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
-                      curves, W, 0};
+                      curves, W, 0, pred};
   VF_TRY(fit_model(e, d, rg, &res));
+  VF_TRY(test_statistics(p, d, pred, out));
   for (size_t i = 0; curves && i < (size_t)d->nv * rg->n_lambdas; i++)
     out->cv_scores[i] = (float)(d->valid[i / rg->n_lambdas] ? curves[i] : NAN);
   if (W) copy_weights(d->nv, pd, W, out);
 fail:
   vf_free(&curves);
   vf_free(&W);
+  vf_free(&pred);
   return st;
 }
 
@@ -468,7 +505,8 @@ static void mark_failed(sched_unit_out *o, const char *why, int m) {
   o->status = 2;
   snprintf(o->error, sizeof o->error, "%s", why);
   for (long j = 0; j < o->n_vox; j++)
-    o->test_r[j] = o->test_r2[j] = o->best_lambda[j] = o->cv_best[j] = NAN;
+    o->test_r[j] = o->test_r2[j] = o->best_lambda[j] = o->cv_best[j] = NAN,
+    o->ev[j] = o->split_half[j] = o->test_r_norm[j] = o->test_p[j] = NAN;
   for (long i = 0; o->cv_scores && i < o->n_vox * m; i++) o->cv_scores[i] = NAN;
 }
 
@@ -481,7 +519,7 @@ static vf_status run_unit(const sched_plan *p, const sched_unit *u,
   if (e->error[0]) return vf_error(VF_E_INPUT, "%s", e->error);
   VF_CALL(load_responses(p, u, rg, d));
   VF_CALL(reorder_by_fold(d, d->Ytr, d->nv));
-  VF_CALL(fit(e, d, rg, p->n_feat[u->variant] * rg->n_delays, out));
+  VF_CALL(fit(p, e, d, rg, p->n_feat[u->variant] * rg->n_delays, out));
   return VF_OK;
 }
 

@@ -177,3 +177,68 @@ vf_status stats_bh(const double *p, int n, double *q) {
   vf_free(&s);
   return VF_OK;
 }
+
+/* Columns centred and scaled to unit norm (r = dot product); a column
+ * with NaN or no variance is flagged. */
+static void unit_columns(const double *A, long n, long v, double *Z, unsigned char *bad) {
+  for (long j = 0; j < v; j++) {
+    const double *a = A + j * n;
+    double *z = Z + j * n, m = 0, ss = 0;
+    for (long t = 0; t < n; t++) m += a[t];
+    m /= n;
+    for (long t = 0; t < n; t++) z[t] = a[t] - m, ss += z[t] * z[t];
+    bad[j] |= !(ss > 0) || isnan(ss);
+    for (long t = 0; t < n; t++) z[t] = bad[j] ? 0 : z[t] / sqrt(ss);
+  }
+}
+
+/* A block permutation of 0..n-1: blocks of len points in shuffled order. */
+static void block_perm(long n, int len, vf_rng *g, long *blocks, long *perm) {
+  long nb = (n + len - 1) / len, k = 0;
+  for (long b = 0; b < nb; b++) blocks[b] = b;
+  for (long b = nb - 1; b > 0; b--) {
+    long c = (long)(vf_rng_uniform(g) * (b + 1)), tmp = blocks[b];
+    blocks[b] = blocks[c], blocks[c] = tmp;
+  }
+  for (long b = 0; b < nb; b++)
+    for (long t = blocks[b] * len; t < n && t < (blocks[b] + 1) * len; t++) perm[k++] = t;
+}
+
+vf_status stats_perm_pvalues(const double *P, const double *Y, long n, long v,
+                             int n_perm, int block_length, uint64_t seed,
+                             double *p) {
+  vf_status st = VF_OK;
+  double *zp = NULL, *zy = NULL, *obs = NULL;
+  long *blocks = NULL, *perm = NULL;
+  unsigned char *bad = NULL;
+  int *count = NULL;
+  VF_TRY(vf_calloc((size_t)n * v + 1, sizeof(double), "permutation workspace", &zp));
+  VF_TRY(vf_calloc((size_t)n * v + 1, sizeof(double), "permutation workspace", &zy));
+  VF_TRY(vf_calloc((size_t)v + 1, sizeof(double), "observed r", &obs));
+  VF_TRY(vf_calloc((size_t)v + 1, sizeof(int), "exceedances", &count));
+  VF_TRY(vf_calloc((size_t)v + 1, 1, "flags", &bad));
+  VF_TRY(vf_calloc((size_t)n + 1, sizeof(long), "permutation", &blocks));
+  VF_TRY(vf_calloc((size_t)n + 1, sizeof(long), "permutation", &perm));
+  unit_columns(P, n, v, zp, bad);
+  unit_columns(Y, n, v, zy, bad);
+  for (long j = 0; j < v; j++)
+    for (long t = 0; t < n; t++) obs[j] += zp[j * n + t] * zy[j * n + t];
+  for (int k = 0; k < n_perm; k++) {
+    vf_rng g;
+    vf_rng_seed(&g, seed, (uint64_t)k);
+    block_perm(n, block_length, &g, blocks, perm);
+    for (long j = 0; j < v; j++) {
+      const double *a = zp + j * n, *b = zy + j * n;
+      double r = 0;
+      for (long t = 0; t < n; t++) r += a[t] * b[perm[t]];
+      /* rounding must not make the identity permutation "exceed" r_obs */
+      count[j] += r >= obs[j] - 1e-12;
+    }
+  }
+  for (long j = 0; j < v; j++)
+    p[j] = bad[j] || n_perm < 1 ? NAN : (1.0 + count[j]) / (n_perm + 1.0);
+fail:
+  vf_free(&zp), vf_free(&zy), vf_free(&obs), vf_free(&count), vf_free(&bad);
+  vf_free(&blocks), vf_free(&perm);
+  return st;
+}

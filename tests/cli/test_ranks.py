@@ -22,10 +22,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB = os.path.join(HERE, "..", "lib.sh")
 TOL = 1e-12
 
-PER_VOXEL = ["test_r", "test_r2", "best_lambda", "cv_score"]
+PER_VOXEL = ["test_r", "test_r2", "best_lambda", "cv_score", "test_r_norm", "test_p",
+             "test_q"]
 PER_ROI = ["roi_mean_r", "roi_median_r", "roi_n_voxels", "roi_n_masked", "roi_status",
+           "roi_mean_r_sig", "roi_n_sig", "roi_mean_r_topk", "roi_mean_r_norm", "roi_n_ev",
            "unit_status"]
-AXES = ["voxel_subject", "voxel_roi", "voxel_index", "lambda", "pair_variants"]
+AXES = ["voxel_subject", "voxel_roi", "voxel_index", "lambda", "pair_variants", "ev",
+        "split_half"]
 NAMES = ["subject_id", "variant_id", "roi_name", "sweep_label"]
 
 n_pass = n_fail = 0

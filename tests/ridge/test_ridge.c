@@ -191,8 +191,14 @@ static void check_delayed_fit(void) {
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[4] = {0.1, 1, 10, 100}, bl[4], r[4], r2[4], W[9 * 4], Wd[9 * 4];
   ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO};
-  ridge_result res = {bl, NULL, r, r2, NULL, W, 0};
+  double *pred = malloc(sizeof(double) * nte * v), *XW = malloc(sizeof(double) * nte * v);
+  ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, pd, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
+  /* the test predictions returned are X_test W (what the permutation tests reuse) */
+  la_dgemm('N', 'N', nte, v, pd, 1, Xte, nte, W, pd, 0, XW, nte);
+  TU_CHECK(tu_relerr(pred, XW, nte * v) < 1e-10, "test predictions differ from X_test W by %.3g",
+           tu_relerr(pred, XW, nte * v));
+  free(pred), free(XW);
   long all[36];
   for (long i = 0; i < ntr; i++) all[i] = i;
   double err = 0;
@@ -218,7 +224,7 @@ static void check_masked(void) {
   ridge_folds_order(ntr, fold, 5, order, start);
   double lams[3] = {0.1, 1, 10}, bl[4], r[4], r2[4];
   ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO};
-  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0};
+  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, valid, &o, &res));
   TU_CHECK(res.n_masked == 1 && isnan(r[1]) && isnan(bl[1]), "masked voxel not masked");
   TU_CHECK(isfinite(r[0]) && isfinite(r[2]) && isfinite(r[3]), "NaN voxel polluted others");
@@ -301,13 +307,13 @@ static void check_model(long ntr, long nte, long p, long v, int k) {
   double lams[6] = {0.01, 1, 10, 100, 1e4, 1e8};
   ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO};
   double *a = calloc(4 * v, 8), *b = calloc(4 * v, 8), *c = calloc(4 * v, 8);
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
   ridge_model_d *M = NULL, *M2 = NULL;
   TU_OK(ridge_model_create_d(Xtr, ntr, p, start, k, Xte, nte, &o, &M));
   long h = v / 3; /* two blocks of voxels, fitted separately */
-  ridge_result rb1 = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0};
-  ridge_result rb2 = {b + h, b + v + h, b + 2 * v + h, b + 3 * v + h, NULL, NULL, 0};
+  ridge_result rb1 = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL};
+  ridge_result rb2 = {b + h, b + v + h, b + 2 * v + h, b + 3 * v + h, NULL, NULL, 0, NULL};
   TU_OK(ridge_model_fit_d(M, Ytr, h, Yte, NULL, &o, &rb1));
   TU_OK(ridge_model_fit_d(M, Ytr + h * ntr, v - h, Yte + h * nte, NULL, &o, &rb2));
   double err = 0;
@@ -319,8 +325,8 @@ static void check_model(long ntr, long nte, long p, long v, int k) {
   TU_CHECK(mb.n >= ridge_model_bytes_d(M), "serialised %zu bytes < %zu", mb.n,
            ridge_model_bytes_d(M));
   TU_OK(ridge_model_read_d(mb_get, &mb, &M2));
-  ridge_result rc = {c, c + v, c + 2 * v, c + 3 * v, NULL, NULL, 0};
-  ridge_result rd = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0};
+  ridge_result rc = {c, c + v, c + 2 * v, c + 3 * v, NULL, NULL, 0, NULL};
+  ridge_result rd = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL};
   TU_OK(ridge_model_fit_d(M, Ytr, v, Yte, NULL, &o, &rd));
   TU_CHECK(same(a, b, 4 * v), "model fit of all voxels differs from the streaming fit");
   if (M2) TU_OK(ridge_model_fit_d(M2, Ytr, v, Yte, NULL, &o, &rc));

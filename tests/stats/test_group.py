@@ -5,7 +5,11 @@ Every (pair, ROI) of group.nc is recomputed from the results file's
 roi_mean_r with scipy.stats (ttest_rel, wilcoxon, the t quantile for the
 CI) and an independent Benjamini-Hochberg: the same numbers to 1e-10. The
 ROIs the generator planted a multimodal advantage in (truth.yaml: effect
-not none) come out positive with q(t) < 0.05 for the layer-2 pair. Bad
+not none) come out positive with q(t) < 0.05 for the layer-2 pair. The
+per-voxel statistics of the results file against numpy: explainable
+variance from the subjects' test repetitions, ceiling-normalised r, FDR
+q-values per subject, and the ROI summaries over significant, top-k and
+ceiling-normalised voxels. Bad
 input: a subject given twice, a file that is not a results file, a job
 without pairs, an unknown option: exit 2 with a message naming the file.
 Prints one PASS/FAIL line per check; exits 1 if any failed.
@@ -109,6 +113,56 @@ def planted(truth, res, grp):
           "not: " + " ".join(bad))
 
 
+def ev_numpy(reps):
+    """Explainable variance, bias-corrected, of reps (R, n) (METHODS.md)."""
+    R = reps.shape[0]
+    ev = reps.mean(axis=0).var(ddof=1) / reps.var(axis=1, ddof=1).mean()
+    return ev - (1 - ev) / (R - 1)
+
+
+def voxel_stats(res, d):
+    """The per-voxel statistics and the ROI summaries built on them."""
+    vs, vi = res["voxel_subject"][:], res["voxel_index"][:]
+    subjects = [str(n) for n in netCDF4.chartostring(res["subject_id"][:])]
+    ev = np.full(len(vs), np.nan)
+    for s, sid in enumerate(subjects):
+        f = netCDF4.Dataset("%s/%s.nc" % (d, sid))
+        reps = np.asarray(f["test_repetitions"][:], float)  # rep, test, voxel
+        for k in np.where(vs == s)[0]:
+            ev[k] = ev_numpy(reps[:, :, vi[k]])
+    check("ev equals numpy's from the subjects' test_repetitions",
+          close(res["ev"][:], ev, 1e-9), "max |diff| %.3g" % np.nanmax(abs(res["ev"][:] - ev)))
+    thr, alpha, k = (float(res.getncattr(a)) for a in
+                     ("stats_ev_threshold", "stats_alpha", "stats_top_k"))
+    r, p, q = res["test_r"][:], res["test_p"][:], res["test_q"][:]
+    norm = np.where(ev >= thr, r / np.sqrt(np.where(ev > 0, ev, np.nan)), np.nan)
+    check("test_r_norm is r / sqrt(ev) where ev >= ev_threshold", close(res["test_r_norm"][:], norm))
+    want_q = np.full(q.shape, np.nan)
+    for s in range(len(subjects)):
+        for w in range(q.shape[0]):
+            for v in range(q.shape[1]):
+                want_q[w, v, vs == s] = bh(p[w, v, vs == s])
+    check("test_q is Benjamini-Hochberg of test_p over each subject's voxels", close(q, want_q))
+    check("p-values lie in (0, 1]", np.nanmin(p) > 0 and np.nanmax(p) <= 1)
+    vr = res["voxel_roi"][:]
+    bad = []
+    for (w, s, v, roi) in np.ndindex(res["roi_mean_r_sig"].shape):
+        m = (vs == s) & (vr == roi) & ~np.isnan(r[w, v])
+        x, sig = r[w, v, m], q[w, v, m] < alpha
+        top = np.sort(x)[::-1][:int(k)]
+        nn = norm[w, v, m]
+        want = [(res["roi_n_sig"][w, s, v, roi], sig.sum()),
+                (res["roi_mean_r_sig"][w, s, v, roi], x[sig].mean() if sig.any() else np.nan),
+                (res["roi_mean_r_topk"][w, s, v, roi], top.mean() if len(top) else np.nan),
+                (res["roi_n_ev"][w, s, v, roi], (~np.isnan(nn)).sum()),
+                (res["roi_mean_r_norm"][w, s, v, roi],
+                 np.nanmean(nn) if (~np.isnan(nn)).any() else np.nan)]
+        if not all(close(a, b) for a, b in want):
+            bad.append((w, s, v, roi))
+    check("ROI summaries over significant, top-k and ceiling-normalised voxels", not bad,
+          "differ at %s" % bad[:3])
+
+
 def bad_input(build, d, res_path):
     rc, out = voxfit(build, 1, "group", res_path, res_path, "--out", d + "/g2.nc")
     check("a subject given twice: exit 2 naming it", rc == 2 and "sub-01" in out, out[-300:])
@@ -149,6 +203,7 @@ def main():
         against_scipy(res, grp)
         with open(d + "/truth.yaml") as f:
             planted(yaml.safe_load(f), res, grp)
+        voxel_stats(res, d)
         bad_input(build, d, d + "/results.nc")
     print("group: %d passed, %d failed" % (n_pass, n_fail))
     sys.exit(1 if n_fail else 0)

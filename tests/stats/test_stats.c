@@ -2,8 +2,9 @@
 /* The statistics kernels against closed forms: explainable variance and
  * split-half reliability of synthetic repeats with known signal and noise,
  * the paired t-test, the exact Wilcoxon null distribution, and
- * Benjamini-Hochberg by hand. (tests/stats/test_group.py compares the
- * tests with scipy on study data.) */
+ * Benjamini-Hochberg by hand, permutation p-values uniform under the null
+ * (Kolmogorov-Smirnov) and minimal under a strong signal.
+ * (tests/stats/test_group.py compares the tests with scipy on study data.) */
 #include "testutil.h"
 #include "voxfit/stats.h"
 
@@ -66,11 +67,53 @@ static void check_bh(void) {
   TU_CHECK(isnan(q[4]), "NaN p gives NaN q");
 }
 
+/* Kolmogorov-Smirnov distance of x[0..n) from the uniform on [0, 1]. */
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+static double ks_uniform(double *x, long n) {
+  qsort(x, (size_t)n, sizeof(double), cmp_d);
+  double d = 0;
+  for (long i = 0; i < n; i++)
+    d = fmax(d, fmax(fabs((i + 1.0) / n - x[i]), fabs(x[i] - (double)i / n)));
+  return d;
+}
+
+/* Under the null (predictions independent of the responses) the p-values
+ * are uniform, for plain and block permutations (KS at alpha 0.01); a
+ * strong signal gets the smallest p possible. */
+static void check_permutations(void) {
+  long n = 40, v = 3000;
+  int nperm = 199;
+  double *P = malloc(sizeof(double) * n * v), *Y = malloc(sizeof(double) * n * v);
+  double *p = malloc(sizeof(double) * v);
+  vf_rng g;
+  vf_rng_seed(&g, 11, 0);
+  for (long i = 0; i < n * v; i++) P[i] = vf_rng_normal(&g), Y[i] = vf_rng_normal(&g);
+  int lens[2] = {1, 5};
+  for (int b = 0; b < 2; b++) {
+    TU_OK(stats_perm_pvalues(P, Y, n, v, nperm, lens[b], 7, p));
+    double d = ks_uniform(p, v), crit = 1.63 / sqrt((double)v) + 1.0 / (nperm + 1);
+    TU_CHECK(d < crit, "block %d: KS distance %.4f >= %.4f under the null", lens[b], d, crit);
+  }
+  for (long i = 0; i < n * v; i++) Y[i] = P[i] + 0.3 * vf_rng_normal(&g);
+  TU_OK(stats_perm_pvalues(P, Y, n, v, nperm, 4, 7, p));
+  long smallest = 0;
+  for (long j = 0; j < v; j++) smallest += fabs(p[j] - 1.0 / (nperm + 1)) < 1e-15;
+  TU_CHECK(smallest == v, "strong signal: %ld of %ld voxels at p = 1/%d", smallest, v, nperm + 1);
+  for (long t = 0; t < n; t++) Y[t] = 3.0; /* a constant voxel */
+  TU_OK(stats_perm_pvalues(P, Y, n, 2, nperm, 1, 7, p));
+  TU_CHECK(isnan(p[0]) && !isnan(p[1]), "a constant voxel has no p-value");
+  free(P), free(Y), free(p);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   check_ceilings();
   check_ttest();
   check_wilcoxon();
   check_bh();
+  check_permutations();
   return tu_finish("stats");
 }
