@@ -15,6 +15,13 @@ int cli_gen(int argc, char **argv);
 int cli_collect(int argc, char **argv);
 int cli_group(int argc, char **argv);
 
+/* The group stage of one results file into "<results stem>.group.nc",
+ * printing the table (rank 0 only: local). */
+#include <stddef.h>
+#include "voxfit/util.h"
+void cli_group_path(const char *results, char *buf, size_t cap);
+vf_status cli_group_of(const char *results, double level);
+
 /* Prints "voxfit: error: <msg>" (rank 0 only when all ranks share it). */
 void cli_print_error(const char *context);
 

@@ -86,6 +86,7 @@ typedef struct {
   double ev_threshold; /* voxels with explainable variance below: no
                           ceiling-normalised r (default 0.1) */
   int top_k;           /* voxels in the top-k ROI summary (default 50) */
+  int group;           /* run the group stage when the run completes (default false) */
 } cfg_stats;
 
 typedef struct {

@@ -1,5 +1,4 @@
 /* voxfit group: the pairs of variants compared across subjects. */
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +20,8 @@ static const char *help =
     "paired t-test and the Wilcoxon signed-rank test (exact for <= 50 subjects\n"
     "without ties), Benjamini-Hochberg q over the ROIs, and how many subjects\n"
     "go each way; also the layer profile (mean r per variant and ROI).\n"
-    "Writes GROUP.nc (default: group.nc beside the first results file; schema\n"
-    "in docs/statistics.md) and prints the table.\n"
+    "Writes GROUP.nc (default: the first results file's name with .group.nc;\n"
+    "schema in docs/statistics.md) and prints the table.\n"
     "  --level L   confidence level, 0 < L < 1 (default 0.95)\n";
 
 typedef struct {
@@ -227,6 +226,24 @@ static void group_free(group_ctx *c) {
   vf_free(&c->t);
 }
 
+void cli_group_path(const char *results, char *buf, size_t cap) {
+  size_t n = strlen(results);
+  if (n > 3 && !strcmp(results + n - 3, ".nc")) n -= 3;
+  snprintf(buf, cap, "%.*s.group.nc", (int)n, results);
+}
+
+vf_status cli_group_of(const char *results, double level) {
+  group_ctx c;
+  const char *paths[1] = {results};
+  char out[4200];
+  memset(&c, 0, sizeof c);
+  c.paths = paths, c.n = 1, c.g.level = level;
+  cli_group_path(results, out, sizeof out);
+  vf_status st = run_group(&c, out);
+  group_free(&c);
+  return st;
+}
+
 int cli_group(int argc, char **argv) {
   group_ctx c;
   const char *out = NULL;
@@ -247,9 +264,8 @@ int cli_group(int argc, char **argv) {
     cli_print_error("group");
     return CLI_EXIT_INPUT;
   }
-  char def[4200], first[4096];
-  snprintf(first, sizeof first, "%s", c.paths[0]);
-  snprintf(def, sizeof def, "%s/group.nc", dirname(first));
+  char def[4200];
+  cli_group_path(c.paths[0], def, sizeof def);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   vf_status st = rank == 0 ? run_group(&c, out ? out : def) : VF_OK;

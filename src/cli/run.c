@@ -194,6 +194,13 @@ int cli_run(int argc, char **argv) {
     return exit_code(st);
   }
   report(p, &stats, out, rank);
+  /* the group stage as the job's last step: a whole, unsharded run only */
+  if (p->job->stats.group && !stats.stopped && opt.n_shards == 1 && rank == 0 &&
+      p->job->n_pairs > 0 && cli_group_of(out, 0.95) != VF_OK) {
+    cli_print_error("run");
+    sched_plan_destroy(&p);
+    return CLI_EXIT_INPUT;
+  }
   sched_plan_destroy(&p);
   if (stats.stopped) return CLI_EXIT_STOPPED;
   return stats.n_failed ? CLI_EXIT_UNITS_FAILED : CLI_EXIT_OK;

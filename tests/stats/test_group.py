@@ -6,6 +6,7 @@ roi_mean_r with scipy.stats (ttest_rel, wilcoxon, the t quantile for the
 CI) and an independent Benjamini-Hochberg: the same numbers to 1e-10. The
 ROIs the generator planted a multimodal advantage in (truth.yaml: effect
 not none) come out positive with q(t) < 0.05 for the layer-2 pair. The
+stats.group: true ends a run with the same group stage. The
 per-voxel statistics of the results file against numpy: explainable
 variance from the subjects' test repetitions, ceiling-normalised r, FDR
 q-values per subject, and the ROI summaries over significant, top-k and
@@ -163,6 +164,22 @@ def voxel_stats(res, d):
           "differ at %s" % bad[:3])
 
 
+def final_step(build, d, grp):
+    """stats.group: true runs the group stage when the run completes."""
+    text = open(d + "/job.yaml").read().replace("results.nc", "final.nc")
+    with open(d + "/final.yaml", "w") as f:
+        f.write(text + "stats: {group: true}\n")
+    rc, out = voxfit(build, 2, "run", d + "/final.yaml", "--quiet")
+    ok = rc == 0 and os.path.exists(d + "/final.group.nc") and "group results: " in out
+    check("stats.group: true: the run ends with the group stage (final.group.nc)", ok,
+          out[-300:])
+    if ok:
+        g2 = netCDF4.Dataset(d + "/final.group.nc")
+        g2.set_auto_mask(False)
+        check("... equal to voxfit group on the same study",
+              all(close(g2[v][:], grp[v][:], 1e-12) for v in ("mean_diff", "p_t", "p_wilcoxon")))
+
+
 def bad_input(build, d, res_path):
     rc, out = voxfit(build, 1, "group", res_path, res_path, "--out", d + "/g2.nc")
     check("a subject given twice: exit 2 naming it", rc == 2 and "sub-01" in out, out[-300:])
@@ -197,13 +214,14 @@ def main():
         check("the table says which summary it compares",
               "mean test r over its" in out and "scoreable voxels" in out)
         res = netCDF4.Dataset(d + "/results.nc")
-        grp = netCDF4.Dataset(d + "/group.nc")
+        grp = netCDF4.Dataset(d + "/results.group.nc")
         for ds in (res, grp):
             ds.set_auto_mask(False)
         against_scipy(res, grp)
         with open(d + "/truth.yaml") as f:
             planted(yaml.safe_load(f), res, grp)
         voxel_stats(res, d)
+        final_step(build, d, grp)
         bad_input(build, d, d + "/results.nc")
     print("group: %d passed, %d failed" % (n_pass, n_fail))
     sys.exit(1 if n_fail else 0)
