@@ -87,6 +87,8 @@ typedef struct {
                           ceiling-normalised r (default 0.1) */
   int top_k;           /* voxels in the top-k ROI summary (default 50) */
   int group;           /* run the group stage when the run completes (default false) */
+  int save_predictions;/* keep test predictions and responses (default false):
+                          voxfit group's bootstrap over test stimuli needs them */
 } cfg_stats;
 
 typedef struct {

@@ -132,6 +132,8 @@ typedef struct {
   long block_voxels;             /* the site setting the units came from */
   double alpha, ev_threshold;    /* the job's stats settings (docs/statistics.md) */
   int top_k, permutations, block_length;
+  int *subject_n_test;           /* n_subjects: test stimuli of each */
+  int save_predictions;          /* test_pred and test_y variables */
   int shard, n_shards;           /* n_shards = 1: the whole job */
 } io_results_layout;
 
@@ -143,6 +145,8 @@ typedef struct {
   long vox0, n_vox;
   const double *test_r, *test_r2, *best_lambda, *cv_best;
   const double *ev, *split_half, *test_r_norm, *test_p;
+  const float *pred, *y;         /* n_vox x n_test (test fastest) or NULL */
+  long n_test;
   const float *cv_scores;        /* n_lambdas x n_vox or NULL */
   const float *weights;          /* weight_len[variant] x n_vox or NULL */
   int status;                    /* 1 done, 2 failed */
@@ -196,7 +200,15 @@ typedef struct {
   int *variant_layers;  /* n_variants (-1: not given) */
   char (*variant_models)[IO_NAME_LEN];
   char job_hash[64];
+  long n_vox, max_test;
+  int *voxel_subject, *voxel_roi; /* n_vox */
+  int *subject_n_test;            /* n_subjects */
+  int has_predictions;            /* test_pred and test_y are there */
 } io_results_table;
+/* Local: test_pred[sweep, variant, :, :] into pred (n_vox x max_test, test
+ * fastest) and, with y != NULL, test_y into y (same shape). */
+vf_status io_results_read_predictions(const char *path, int sweep, int variant,
+                                      const io_results_table *t, float *pred, float *y);
 vf_status io_results_read_table(const char *path, io_results_table **out);
 void io_results_table_destroy(io_results_table **t);
 
@@ -217,6 +229,10 @@ typedef struct {
   int *n_used, *n_up, *n_down;
   double *diff;                /* (sweep, pair, roi, subject): a - b */
   double *profile_mean, *profile_sem; /* (sweep, variant, roi) over subjects */
+  int n_boot, boot_tests;      /* 0: no bootstrap */
+  unsigned long boot_seed;
+  double *boot_lo, *boot_hi;   /* (sweep, pair, roi, subject) */
+  int *boot_index;             /* (n_boot, boot_tests): the resampled test stimuli */
   const char *sources;         /* the results files, one per line */
 } io_group;
 /* Local: writes path (CDF-2) through a temporary file renamed at the end,

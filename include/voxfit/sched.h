@@ -94,6 +94,8 @@ typedef struct {
   long n_vox;
   double *test_r, *test_r2, *best_lambda, *cv_best;
   double *ev, *split_half, *test_r_norm, *test_p; /* docs/statistics.md */
+  float *pred, *y;    /* n_vox x n_test with stats.save_predictions, else NULL */
+  long n_test;
   float *cv_scores;
   float *weights;     /* weight_len x n_vox (NaN-padded) or NULL */
   long weight_len;

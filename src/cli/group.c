@@ -11,6 +11,7 @@
 
 static const char *help =
     "usage: voxfit group RESULTS.nc [MORE.nc ...] [--out GROUP.nc] [--level L]\n"
+    "                    [--bootstrap B] [--seed S]\n"
     "\n"
     "Compares every declared pair of variants (a - b) in every ROI across the\n"
     "subjects of one or more results files (same variants, ROIs and sweep\n"
@@ -22,7 +23,11 @@ static const char *help =
     "go each way; also the layer profile (mean r per variant and ROI).\n"
     "Writes GROUP.nc (default: the first results file's name with .group.nc;\n"
     "schema in docs/statistics.md) and prints the table.\n"
-    "  --level L   confidence level, 0 < L < 1 (default 0.95)\n";
+    "  --level L       confidence level, 0 < L < 1 (default 0.95)\n"
+    "  --bootstrap B   resamples of the test stimuli for each subject's CI of the\n"
+    "                  difference (default 1000; 0: none); needs the job's\n"
+    "                  stats.save_predictions: true\n"
+    "  --seed S        of the resamples (default 1)\n";
 
 typedef struct {
   int n;
@@ -143,6 +148,125 @@ static void profile(group_ctx *c, int w, int v, int q) {
   g->profile_sem[k] = n > 1 ? sqrt(fmax(0, (ss - n * m * m) / (n - 1)) / n) : NAN;
 }
 
+/* Pearson r of predictions x and responses y at the test stimuli idx. */
+static double r_at(const float *x, const float *y, const int *idx, int n) {
+  double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+  for (int t = 0; t < n; t++) mx += x[idx[t]], my += y[idx[t]];
+  mx /= n, my /= n;
+  for (int t = 0; t < n; t++) {
+    double a = x[idx[t]] - mx, b = y[idx[t]] - my;
+    sxy += a * b, sxx += a * a, syy += b * b;
+  }
+  return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* numpy.percentile's default (linear interpolation) of sorted x[0..n). */
+static double percentile(const double *x, int n, double q) {
+  double h = (n - 1) * q;
+  int lo = (int)floor(h);
+  return lo + 1 < n ? x[lo] + (h - lo) * (x[lo + 1] - x[lo]) : x[n - 1];
+}
+
+/* One subject's ROI voxels [a, b): the bootstrap CI of the difference of
+ * the ROI's mean r (a - b variants) over resampled test stimuli. */
+static void boot_one(const io_group *g, const io_results_table *t, const float *pa,
+                     const float *pb, const float *y, long a, long b, double *diff,
+                     double *lo, double *hi) {
+  int nt = g->boot_tests, nb = 0;
+  for (int k = 0; k < g->n_boot; k++) {
+    const int *idx = g->boot_index + (size_t)k * nt;
+    double sum = 0;
+    long n = 0;
+    for (long v = a; v < b; v++) {
+      const float *yv = y + v * t->max_test;
+      double ra = r_at(pa + v * t->max_test, yv, idx, nt);
+      double rb = r_at(pb + v * t->max_test, yv, idx, nt);
+      if (!isnan(ra) && !isnan(rb) && !isnan(yv[0])) sum += ra - rb, n++;
+    }
+    if (n) diff[nb++] = sum / n;
+  }
+  if (nb < 2) return;
+  qsort(diff, (size_t)nb, sizeof(double), cmp_dbl);
+  *lo = percentile(diff, nb, (1 - g->level) / 2);
+  *hi = percentile(diff, nb, 1 - (1 - g->level) / 2);
+}
+
+/* Every (sweep, pair, ROI) of the file's subjects (from global subject s0). */
+static void boot_file(group_ctx *c, const io_results_table *t, int s0, int w, int i,
+                      const float *pa, const float *pb, const float *y, double *diff) {
+  io_group *g = &c->g;
+  for (long a = 0, b; a < t->n_vox; a = b) {
+    int s = t->voxel_subject[a], q = t->voxel_roi[a];
+    for (b = a; b < t->n_vox && t->voxel_subject[b] == s && t->voxel_roi[b] == q;) b++;
+    size_t k = (((size_t)w * g->n_pairs + i) * g->n_rois + q) * g->n_subjects + s0 + s;
+    if (isnan(g->diff[k]) || t->subject_n_test[s] != g->boot_tests) continue;
+    boot_one(g, t, pa, pb, y, a, b, diff, &g->boot_lo[k], &g->boot_hi[k]);
+  }
+}
+
+static vf_status boot_alloc(group_ctx *c) {
+  io_group *g = &c->g;
+  size_t n = (size_t)g->n_sweep * g->n_pairs * g->n_rois * g->n_subjects;
+  VF_CALL(vf_calloc(n, sizeof(double), "bootstrap", &g->boot_lo));
+  VF_CALL(vf_calloc(n, sizeof(double), "bootstrap", &g->boot_hi));
+  for (size_t k = 0; k < n; k++) g->boot_lo[k] = g->boot_hi[k] = NAN;
+  VF_CALL(vf_calloc((size_t)g->n_boot * g->boot_tests, sizeof(int), "bootstrap", &g->boot_index));
+  for (int k = 0; k < g->n_boot; k++) { /* the same resamples for every subject and pair */
+    vf_rng r;
+    vf_rng_seed(&r, g->boot_seed, (uint64_t)k);
+    for (int t = 0; t < g->boot_tests; t++)
+      g->boot_index[(size_t)k * g->boot_tests + t] = (int)(vf_rng_uniform(&r) * g->boot_tests);
+  }
+  return VF_OK;
+}
+
+static int boot_possible(group_ctx *c) {
+  for (int f = 0; f < c->n; f++) {
+    if (!c->t[f]->has_predictions) {
+      vf_log(VF_LOG_WARN, "%s: no test predictions (set stats.save_predictions: true in "
+             "the job and rerun it): no bootstrap CIs", c->paths[f]);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Bootstrap CIs over test stimuli per subject (docs/statistics.md). */
+static vf_status bootstrap(group_ctx *c) {
+  io_group *g = &c->g;
+  if (g->n_boot == 0 || !boot_possible(c)) {
+    g->n_boot = 0;
+    return VF_OK;
+  }
+  g->boot_tests = c->t[0]->subject_n_test[0];
+  VF_CALL(boot_alloc(c));
+  vf_status st = VF_OK;
+  double *diff = NULL;
+  VF_CALL(vf_calloc((size_t)g->n_boot, sizeof(double), "bootstrap", &diff));
+  for (int f = 0, s0 = 0; f < c->n && st == VF_OK; s0 += c->t[f++]->n_subjects) {
+    const io_results_table *t = c->t[f];
+    size_t n = (size_t)t->n_vox * t->max_test + 1;
+    float *pa = NULL, *pb = NULL, *y = NULL;
+    st = vf_calloc(n, sizeof(float), "predictions", &pa);
+    if (!st) st = vf_calloc(n, sizeof(float), "predictions", &pb);
+    if (!st) st = vf_calloc(n, sizeof(float), "responses", &y);
+    for (int w = 0; w < g->n_sweep && st == VF_OK; w++)
+      for (int i = 0; i < g->n_pairs && st == VF_OK; i++) {
+        st = io_results_read_predictions(c->paths[f], w, g->pairs[2 * i], t, pa, y);
+        if (!st) st = io_results_read_predictions(c->paths[f], w, g->pairs[2 * i + 1], t, pb, NULL);
+        if (!st) boot_file(c, t, s0, w, i, pa, pb, y, diff);
+      }
+    vf_free(&pa), vf_free(&pb), vf_free(&y);
+  }
+  vf_free(&diff);
+  return st;
+}
+
 static vf_status compute(group_ctx *c) {
   io_group *g = &c->g;
   for (int w = 0; w < g->n_sweep; w++) {
@@ -167,26 +291,38 @@ static void print_table(const group_ctx *c, const char *out) {
              "Wilcoxon signed-rank, q = Benjamini-Hochberg over the %d ROIs\n",
              g->variant_ids[g->pairs[2 * i]], g->variant_ids[g->pairs[2 * i + 1]],
              g->sweep_labels[w], g->n_subjects, 100 * g->level, g->n_rois);
-      printf("%-10s %9s %20s %8s %8s %8s %8s %7s\n", "ROI", "mean diff", "CI", "p(t)",
-             "q(t)", "p(W)", "q(W)", "a>b b>a");
+      if (g->n_boot)
+        printf("boot: subjects whose %.0f%% bootstrap CI (%d resamples of the test stimuli)\n"
+               "excludes 0, a>b and b>a\n", 100 * g->level, g->n_boot);
+      printf("%-10s %9s %20s %8s %8s %8s %8s %7s%s\n", "ROI", "mean diff", "CI", "p(t)",
+             "q(t)", "p(W)", "q(W)", "a>b b>a", g->n_boot ? "    boot" : "");
       for (int q = 0; q < g->n_rois; q++) {
         size_t k = ((size_t)w * g->n_pairs + i) * g->n_rois + q;
-        printf("%-10.10s %+9.4f [%+8.4f, %+8.4f] %8.2g %8.2g %8.2g %8.2g %3d %-3d\n",
+        printf("%-10.10s %+9.4f [%+8.4f, %+8.4f] %8.2g %8.2g %8.2g %8.2g %3d %-3d",
                g->roi_names[q], g->mean_diff[k], g->ci_lo[k], g->ci_hi[k], g->p_t[k],
                g->q_t[k], g->p_w[k], g->q_w[k], g->n_up[k], g->n_down[k]);
+        int bu = 0, bd = 0;
+        for (int s = 0; g->n_boot && s < g->n_subjects; s++) {
+          bu += g->boot_lo[k * g->n_subjects + s] > 0;
+          bd += g->boot_hi[k * g->n_subjects + s] < 0;
+        }
+        if (g->n_boot) printf(" %3d %-3d", bu, bd);
+        printf("\n");
       }
     }
   printf("\ngroup results: %s\n", out);
 }
 
 static int parse(int argc, char **argv, group_ctx *c, const char **out) {
-  c->g.level = 0.95;
+  c->g.level = 0.95, c->g.n_boot = 1000, c->g.boot_seed = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
     if (cli_is_help(a)) return 1;
     if (!strcmp(a, "--out") && more) *out = argv[++i];
     else if (!strcmp(a, "--level") && more) c->g.level = atof(argv[++i]);
+    else if (!strcmp(a, "--bootstrap") && more) c->g.n_boot = atoi(argv[++i]);
+    else if (!strcmp(a, "--seed") && more) c->g.boot_seed = strtoul(argv[++i], NULL, 10);
     else if (a[0] == '-')
       return vf_error(VF_E_USAGE, "unexpected argument '%s' (voxfit group --help)", a), 2;
     else c->paths[c->n++] = a;
@@ -194,6 +330,8 @@ static int parse(int argc, char **argv, group_ctx *c, const char **out) {
   if (c->n == 0) return vf_error(VF_E_USAGE, "no results file given (voxfit group --help)"), 2;
   if (!(c->g.level > 0 && c->g.level < 1))
     return vf_error(VF_E_USAGE, "--level must be between 0 and 1"), 2;
+  if (c->g.n_boot < 0 || c->g.n_boot > 1000000)
+    return vf_error(VF_E_USAGE, "--bootstrap must be 0 (none) to 1000000"), 2;
   return 0;
 }
 
@@ -210,6 +348,7 @@ static vf_status run_group(group_ctx *c, const char *out) {
   VF_CALL(check_alike(c));
   VF_CALL(alloc_group(c));
   VF_CALL(compute(c));
+  VF_CALL(bootstrap(c));
   c->g.sources = c->sources;
   VF_CALL(io_group_write(out, &c->g));
   print_table(c, out);
@@ -222,6 +361,7 @@ static void group_free(group_ctx *c) {
                   &g->p_w, &g->q_w, &g->diff, &g->profile_mean, &g->profile_sem};
   for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) vf_free(d[i]);
   vf_free(&g->n_used), vf_free(&g->n_up), vf_free(&g->n_down), vf_free(&g->subject_ids);
+  vf_free(&g->boot_lo), vf_free(&g->boot_hi), vf_free(&g->boot_index);
   for (int f = 0; c->t && f < c->n; f++) io_results_table_destroy(&c->t[f]);
   vf_free(&c->t);
 }
@@ -237,7 +377,7 @@ vf_status cli_group_of(const char *results, double level) {
   const char *paths[1] = {results};
   char out[4200];
   memset(&c, 0, sizeof c);
-  c.paths = paths, c.n = 1, c.g.level = level;
+  c.paths = paths, c.n = 1, c.g.level = level, c.g.n_boot = 1000, c.g.boot_seed = 1;
   cli_group_path(results, out, sizeof out);
   vf_status st = run_group(&c, out);
   group_free(&c);

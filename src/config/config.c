@@ -308,11 +308,12 @@ static vf_status parse_pairs(const yt_doc *d, yaml_node_t *root, cfg_job *job) {
 /* ---- stats ---- */
 
 static const char *const stats_keys[] = {"permutations", "block_length", "seed", "alpha",
-                                         "ev_threshold", "top_k", "group", NULL};
+                                         "ev_threshold", "top_k", "group",
+                                         "save_predictions", NULL};
 
 static vf_status parse_stats(const yt_doc *d, yaml_node_t *root, cfg_job *job) {
   cfg_stats *s = &job->stats;
-  *s = (cfg_stats){1000, 1, 1, 0.05, 0.1, 50, 0};
+  *s = (cfg_stats){1000, 1, 1, 0.05, 0.1, 50, 0, 0};
   yaml_node_t *m = yt_get(d, root, "stats"), *n;
   if (!m) return VF_OK;
   VF_CALL(yt_check_map(d, m, "stats", stats_keys, "a mapping of test statistics settings"));
@@ -335,6 +336,8 @@ static vf_status parse_stats(const yt_doc *d, yaml_node_t *root, cfg_job *job) {
   }
   if ((n = yt_get(d, m, "top_k"))) VF_CALL(yt_int(d, n, "stats.top_k", 1, 1 << 30, &s->top_k));
   if ((n = yt_get(d, m, "group"))) VF_CALL(yt_bool(d, n, "stats.group", &s->group));
+  if ((n = yt_get(d, m, "save_predictions")))
+    VF_CALL(yt_bool(d, n, "stats.save_predictions", &s->save_predictions));
   return VF_OK;
 }
 

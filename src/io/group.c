@@ -23,13 +23,14 @@ typedef struct {
 
 static vf_status define(const char *path, int ncid, const io_group *g, gvar *v, int nv,
                         int *ids) {
-  enum { SW, PA, RO, SU, VA, TW, NL, LL };
+  enum { SW, PA, RO, SU, VA, TW, NL, LL, BO, TE };
   const char *dn[] = {"sweep", "pair", "roi", "subject", "variant", "two", "name_len",
-                      "label_len"};
+                      "label_len", "boot", "boot_test"};
   MPI_Offset len[] = {g->n_sweep, g->n_pairs > 0 ? g->n_pairs : 1, g->n_rois, g->n_subjects,
-                      g->n_variants, 2, IO_NAME_LEN, 128};
-  int d[8];
-  for (int i = 0; i < 8; i++) NC(ncmpi_def_dim(ncid, dn[i], len[i], &d[i]), dn[i]);
+                      g->n_variants, 2, IO_NAME_LEN, 128, g->n_boot > 0 ? g->n_boot : 1,
+                      g->boot_tests > 0 ? g->boot_tests : 1};
+  int d[10];
+  for (int i = 0; i < 10; i++) NC(ncmpi_def_dim(ncid, dn[i], len[i], &d[i]), dn[i]);
   for (int i = 0; i < nv; i++) {
     int dims[4];
     for (int k = 0; k < v[i].nd; k++) dims[k] = d[v[i].dims[k]];
@@ -40,6 +41,9 @@ static vf_status define(const char *path, int ncid, const io_group *g, gvar *v, 
   NC(ncmpi_put_att_text(ncid, NC_GLOBAL, "voxfit_version", strlen(VF_VERSION), VF_VERSION),
      "voxfit_version");
   NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "n_pairs", NC_INT, 1, &g->n_pairs), "n_pairs");
+  double seed = (double)g->boot_seed; /* CDF-2 has no 64-bit integers */
+  NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "n_boot", NC_INT, 1, &g->n_boot), "n_boot");
+  NC(ncmpi_put_att_double(ncid, NC_GLOBAL, "boot_seed", NC_DOUBLE, 1, &seed), "boot_seed");
   return VF_OK;
 }
 
@@ -55,7 +59,7 @@ static vf_status put_all(const char *path, int ncid, const gvar *v, int nv, cons
 }
 
 static vf_status write_file(const char *path, const io_group *g) {
-  enum { SW, PA, RO, SU, VA, TW, NL, LL };
+  enum { SW, PA, RO, SU, VA, TW, NL, LL, BO, TE };
   gvar v[] = {
       {"sweep_label", NC_CHAR, 2, {SW, LL}, g->sweep_labels},
       {"roi_name", NC_CHAR, 2, {RO, NL}, g->roi_names},
@@ -79,8 +83,12 @@ static vf_status write_file(const char *path, const io_group *g) {
       {"subject_diff", NC_DOUBLE, 4, {SW, PA, RO, SU}, g->diff},
       {"profile_mean_r", NC_DOUBLE, 3, {SW, VA, RO}, g->profile_mean},
       {"profile_sem_r", NC_DOUBLE, 3, {SW, VA, RO}, g->profile_sem},
+      {"boot_ci_low", NC_DOUBLE, 4, {SW, PA, RO, SU}, g->boot_lo},
+      {"boot_ci_high", NC_DOUBLE, 4, {SW, PA, RO, SU}, g->boot_hi},
+      {"boot_index", NC_INT, 2, {BO, TE}, g->boot_index},
   };
   int nv = (int)(sizeof v / sizeof v[0]), ids[32], ncid;
+  if (g->n_boot == 0) nv -= 3;
   NC(ncmpi_create(MPI_COMM_SELF, path, NC_CLOBBER | NC_64BIT_OFFSET, MPI_INFO_NULL, &ncid),
      "cannot create");
   vf_status st = define(path, ncid, g, v, nv, ids);

@@ -29,6 +29,7 @@ struct io_results {
   int *wvar;   /* per variant: weights variable, or -1 */
   long *wlen;  /* per variant: its feature length */
   int n_rois, n_lambdas, n_units;
+  int vpred, vy;  /* test_pred, test_y, or -1 */
   char path[4096];
 };
 
@@ -138,13 +139,17 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
                             meta_var *mv, int *nmv) {
   const char *path = r->path;
   int ncid = r->ncid, d[16], *v = r->var;
-  enum { SW, SU, VA, RO, VX, LA, PA, TW, NL, ML, LL, XY, UN };
+  enum { SW, SU, VA, RO, VX, LA, PA, TW, NL, ML, LL, XY, UN, TE };
   const char *dn[] = {"sweep", "subject", "variant", "roi", "voxel", "lambda",
-                      "pair", "two", "name_len", "msg_len", "label_len", "xyz", "unit"};
+                      "pair", "two", "name_len", "msg_len", "label_len", "xyz", "unit",
+                      "test"};
+  int max_test = 1;
+  for (int s = 0; s < L->n_subjects; s++)
+    if (L->subject_n_test[s] > max_test) max_test = L->subject_n_test[s];
   MPI_Offset dl[] = {L->n_sweep, L->n_subjects, L->n_variants, L->n_rois,
                      L->n_vox, L->n_lambdas, L->n_pairs, 2, IO_NAME_LEN, 256, 128, 3,
-                     L->n_units};
-  for (int i = 0; i <= UN; i++) VF_CALL(def_dim(path, ncid, dn[i], dl[i], &d[i]));
+                     L->n_units, max_test};
+  for (int i = 0; i <= TE; i++) VF_CALL(def_dim(path, ncid, dn[i], dl[i], &d[i]));
   int k = 0;
   meta_var m[] = {
       {"subject_id", NC_CHAR, L->subject_ids, 2, {SU, NL}},
@@ -167,6 +172,7 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
       {"unit_roi", NC_INT, L->unit_roi, 1, {UN, 0}},
       {"unit_voxel_start", NC_INT, L->unit_vox0, 1, {UN, 0}},
       {"unit_voxel_count", NC_INT, L->unit_nvox, 1, {UN, 0}},
+      {"subject_n_test", NC_INT, L->subject_n_test, 1, {SU, 0}},
   };
   for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
     int dims[2] = {d[m[i].dims[0]], d[m[i].dims[1]]}, id;
@@ -201,6 +207,12 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
   VF_CALL(def_var(path, ncid, var_names[V_SH], NC_DOUBLE, 1, &d[VX], &v[V_SH]));
   for (int i = V_RNORM; i <= V_Q; i++)
     VF_CALL(def_var(path, ncid, var_names[i], NC_DOUBLE, 3, pv, &v[i]));
+  r->vpred = r->vy = -1;
+  if (L->save_predictions) {
+    int pd4[4] = {d[SW], d[VA], d[VX], d[TE]}, yd[2] = {d[VX], d[TE]};
+    VF_CALL(def_var(path, ncid, "test_pred", NC_FLOAT, 4, pd4, &r->vpred));
+    VF_CALL(def_var(path, ncid, "test_y", NC_FLOAT, 2, yd, &r->vy));
+  }
   NC(ncmpi_put_att_double(ncid, NC_GLOBAL, "stats_alpha", NC_DOUBLE, 1, &L->alpha), "alpha");
   NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "stats_top_k", NC_INT, 1, &L->top_k), "top_k");
   NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "stats_permutations", NC_INT, 1, &L->permutations),
@@ -319,6 +331,12 @@ static vf_status put_unit_data(io_results *r, const io_unit_result *u) {
   MPI_Offset s1[1] = {u->vox0}, c1v[1] = {u->n_vox};
   NC(ncmpi_iput_vara_double(id, v[V_EV], s1, c1v, u->ev, &req), "ev");
   NC(ncmpi_iput_vara_double(id, v[V_SH], s1, c1v, u->split_half, &req), "split_half");
+  if (r->vpred >= 0 && u->pred) {
+    MPI_Offset s4[4] = {u->sweep, u->variant, u->vox0, 0}, c4[4] = {1, 1, u->n_vox, u->n_test};
+    MPI_Offset s2[2] = {u->vox0, 0}, c2[2] = {u->n_vox, u->n_test};
+    NC(ncmpi_iput_vara_float(id, r->vpred, s4, c4, u->pred, &req), "test_pred");
+    NC(ncmpi_iput_vara_float(id, r->vy, s2, c2, u->y, &req), "test_y");
+  }
   if (v[V_CVS] >= 0 && u->cv_scores) {
     MPI_Offset s4[4] = {u->sweep, u->variant, u->vox0, 0},
                c4[4] = {1, 1, u->n_vox, r->n_lambdas};
@@ -441,6 +459,19 @@ static vf_status read_table(const char *path, int ncid, io_results_table *t) {
   VF_CALL(vf_calloc((size_t)t->n_variants, IO_NAME_LEN, "names", &t->variant_models));
   VF_CALL(get_var(path, ncid, "variant_layer", NC_INT, t->variant_layers));
   VF_CALL(get_var(path, ncid, "variant_model", NC_CHAR, t->variant_models));
+  int nv, id;
+  VF_CALL(dim_len(path, ncid, "voxel", &nv));
+  t->n_vox = nv;
+  VF_CALL(vf_calloc((size_t)nv, sizeof(int), "voxels", &t->voxel_subject));
+  VF_CALL(vf_calloc((size_t)nv, sizeof(int), "voxels", &t->voxel_roi));
+  VF_CALL(vf_calloc((size_t)t->n_subjects, sizeof(int), "test sizes", &t->subject_n_test));
+  VF_CALL(get_var(path, ncid, "voxel_subject", NC_INT, t->voxel_subject));
+  VF_CALL(get_var(path, ncid, "voxel_roi", NC_INT, t->voxel_roi));
+  VF_CALL(get_var(path, ncid, "subject_n_test", NC_INT, t->subject_n_test));
+  int mt = 0;
+  VF_CALL(dim_len(path, ncid, "test", &mt));
+  t->max_test = mt;
+  t->has_predictions = ncmpi_inq_varid(ncid, "test_pred", &id) == NC_NOERR;
   MPI_Offset len = 0;
   NC(ncmpi_inq_attlen(ncid, NC_GLOBAL, "job_hash", &len), "job_hash");
   if (len < (MPI_Offset)sizeof t->job_hash)
@@ -470,6 +501,27 @@ vf_status io_results_read_table(const char *path, io_results_table **out) {
   return VF_OK;
 }
 
+static vf_status read_pred_slice(const char *path, int ncid, int sweep, int variant,
+                                  const io_results_table *t, float *pred, float *y) {
+  int id;
+  MPI_Offset s4[4] = {sweep, variant, 0, 0}, c4[4] = {1, 1, t->n_vox, t->max_test};
+  NC(ncmpi_inq_varid(ncid, "test_pred", &id), "test_pred: none; set stats.save_predictions");
+  NC(ncmpi_get_vara_float_all(ncid, id, s4, c4, pred), "test_pred");
+  if (!y) return VF_OK;
+  NC(ncmpi_inq_varid(ncid, "test_y", &id), "test_y");
+  NC(ncmpi_get_var_float_all(ncid, id, y), "test_y");
+  return VF_OK;
+}
+
+vf_status io_results_read_predictions(const char *path, int sweep, int variant,
+                                      const io_results_table *t, float *pred, float *y) {
+  int ncid;
+  NC(ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, &ncid), "cannot open");
+  vf_status st = read_pred_slice(path, ncid, sweep, variant, t, pred, y);
+  ncmpi_close(ncid);
+  return st;
+}
+
 void io_results_table_destroy(io_results_table **tp) {
   if (!tp || !*tp) return;
   io_results_table *t = *tp;
@@ -477,6 +529,7 @@ void io_results_table_destroy(io_results_table **tp) {
   vf_free(&t->roi_names), vf_free(&t->pairs), vf_free(&t->roi_mean_r);
   vf_free(&t->status), vf_free(&t->roi_n_masked);
   vf_free(&t->variant_layers), vf_free(&t->variant_models);
+  vf_free(&t->voxel_subject), vf_free(&t->voxel_roi), vf_free(&t->subject_n_test);
   vf_free(tp);
 }
 
@@ -491,6 +544,11 @@ static vf_status find_vars(io_results *r, const io_results_layout *L) {
                       "voxfit version or job settings; rerun with --force", path,
                       var_names[i]);
     if (err != NC_NOERR) r->var[i] = -1;
+  }
+  r->vpred = r->vy = -1;
+  if (L->save_predictions) {
+    NC(ncmpi_inq_varid(r->ncid, "test_pred", &r->vpred), "test_pred");
+    NC(ncmpi_inq_varid(r->ncid, "test_y", &r->vy), "test_y");
   }
   VF_CALL(vf_calloc((size_t)L->n_variants, sizeof(int), "weights ids", &r->wvar));
   VF_CALL(vf_calloc((size_t)L->n_variants, sizeof(long), "weights sizes", &r->wlen));
@@ -776,13 +834,26 @@ vf_status io_results_summarise(io_results *r, const io_results_layout *L,
 /* A unit's data read from an open source file into owned buffers. */
 typedef struct {
   io_unit_result u;
-  double *d;     /* 4 x n_vox */
-  float *cvs, *w;
+  double *d;     /* 8 x n_vox */
+  float *cvs, *w, *pred, *y;
   char error[256];
 } unit_copy;
 
 static void unit_copy_free(unit_copy *c) {
-  vf_free(&c->d), vf_free(&c->cvs), vf_free(&c->w);
+  vf_free(&c->d), vf_free(&c->cvs), vf_free(&c->w), vf_free(&c->pred), vf_free(&c->y);
+}
+
+static vf_status read_predictions(const char *path, int ncid, const io_results *dst,
+                                  const io_results_layout *L, unit_copy *c) {
+  long nv = c->u.n_vox, nt = L->subject_n_test[L->unit_subject[c->u.unit]];
+  MPI_Offset s4[4] = {c->u.sweep, c->u.variant, c->u.vox0, 0}, c4[4] = {1, 1, nv, nt};
+  MPI_Offset s2[2] = {c->u.vox0, 0}, c2[2] = {nv, nt};
+  VF_CALL(vf_calloc((size_t)nv * nt + 1, sizeof(float), "unit copy", &c->pred));
+  VF_CALL(vf_calloc((size_t)nv * nt + 1, sizeof(float), "unit copy", &c->y));
+  NC(ncmpi_get_vara_float(ncid, dst->vpred, s4, c4, c->pred), "test_pred");
+  NC(ncmpi_get_vara_float(ncid, dst->vy, s2, c2, c->y), "test_y");
+  c->u.pred = c->pred, c->u.y = c->y, c->u.n_test = nt;
+  return VF_OK;
 }
 
 static vf_status read_unit(const char *path, int ncid, const io_results *dst,
@@ -820,6 +891,7 @@ static vf_status read_unit(const char *path, int ncid, const io_results *dst,
     NC(ncmpi_get_vara_float(ncid, id, sw, cw, c->w), vn);
     c->u.weights = c->w;
   }
+  if (dst->vpred >= 0) VF_CALL(read_predictions(path, ncid, dst, L, c));
   MPI_Offset s2[2] = {u, 0}, c2[2] = {1, 256}, c1[1] = {1};
   NC(ncmpi_inq_varid(ncid, "unit_error", &id), "unit_error");
   NC(ncmpi_get_vara_text(ncid, id, s2, c2, c->error), "unit_error");

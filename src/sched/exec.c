@@ -59,7 +59,7 @@ static vf_status flush(exec_ctx *x) {
     r[i] = (io_unit_result){x->pend_unit[i], u->sweep, u->variant, u->vox0, o->n_vox,
                             o->test_r, o->test_r2, o->best_lambda, o->cv_best,
                             o->ev, o->split_half, o->test_r_norm, o->test_p,
-                            o->cv_scores, o->weights, o->status, o->error, o->seconds};
+                            o->pred, o->y, o->n_test, o->cv_scores, o->weights, o->status, o->error, o->seconds};
   }
   vf_status wst = io_results_write_units(x->res, r, st ? 0 : x->n_pend);
   vf_free(&r);

@@ -94,6 +94,9 @@ vf_status sched_results_layout(const sched_plan *p, io_results_layout *L) {
   const cfg_stats *cs = &j->stats;
   L->alpha = cs->alpha, L->ev_threshold = cs->ev_threshold, L->top_k = cs->top_k;
   L->permutations = cs->permutations, L->block_length = cs->block_length;
+  L->save_predictions = cs->save_predictions;
+  VF_CALL(vf_calloc((size_t)S, sizeof(int), "test sizes", &L->subject_n_test));
+  for (int s = 0; s < S; s++) L->subject_n_test[s] = (int)p->n_test[s];
   L->n_shards = 1;
   int **cols[6] = {&L->unit_sweep, &L->unit_subject, &L->unit_variant, &L->unit_roi,
                    &L->unit_vox0, &L->unit_nvox};
@@ -116,5 +119,6 @@ void sched_results_layout_free(io_results_layout *L) {
   vf_free(&L->voxel_xyz);
   vf_free(&L->unit_sweep), vf_free(&L->unit_subject), vf_free(&L->unit_variant);
   vf_free(&L->unit_roi), vf_free(&L->unit_vox0), vf_free(&L->unit_nvox);
+  vf_free(&L->subject_n_test);
 }
 

@@ -28,6 +28,11 @@ vf_status sched_unit_out_create(const sched_plan *p, int unit,
   VF_TRY(vf_calloc((size_t)nv, sizeof(double), "CV scores", &o->cv_best));
   double **st4[] = {&o->ev, &o->split_half, &o->test_r_norm, &o->test_p};
   for (int i = 0; i < 4; i++) VF_TRY(vf_calloc((size_t)nv + 1, sizeof(double), "statistics", st4[i]));
+  if (p->job->stats.save_predictions) {
+    o->n_test = p->n_test[u->subject];
+    VF_TRY(vf_calloc((size_t)nv * o->n_test + 1, sizeof(float), "test predictions", &o->pred));
+    VF_TRY(vf_calloc((size_t)nv * o->n_test + 1, sizeof(float), "test responses", &o->y));
+  }
   if (p->points[u->sweep].ridge.save_cv_scores)
     VF_TRY(vf_calloc((size_t)nv * m, sizeof(float), "CV curves", &o->cv_scores));
   if (p->weight_len) {
@@ -49,6 +54,7 @@ void sched_unit_out_destroy(sched_unit_out **op) {
   vf_free(&o->best_lambda);
   vf_free(&o->cv_best);
   vf_free(&o->ev), vf_free(&o->split_half), vf_free(&o->test_r_norm), vf_free(&o->test_p);
+  vf_free(&o->pred), vf_free(&o->y);
   vf_free(&o->cv_scores);
   vf_free(&o->weights);
   vf_free(op);
@@ -469,7 +475,9 @@ static vf_status test_statistics(const sched_plan *p, const unit_data *d,
                             ? o->test_r[j] / sqrt(d->ev[j]) : NAN;
     o->test_p[j] = NAN;
   }
-  if (!pred) return VF_OK;
+  for (long i = 0; o->pred && i < d->nv * d->nte; i++)
+    o->pred[i] = (float)pred[i], o->y[i] = d->valid[i / d->nte] ? (float)d->Yte[i] : NAN;
+  if (!pred || cs->permutations < 1) return VF_OK;
   VF_CALL(stats_perm_pvalues(pred, d->Yte, d->nte, d->nv, cs->permutations,
                              cs->block_length, cs->seed, o->test_p));
   for (long j = 0; j < d->nv; j++)
@@ -485,7 +493,7 @@ static vf_status fit(const sched_plan *p, const cache_entry *e, unit_data *d,
     VF_TRY(vf_calloc((size_t)d->nv * rg->n_lambdas, sizeof(double), "CV curves", &curves));
   if (out->weights)
     VF_TRY(vf_calloc((size_t)d->nv * pd, sizeof(double), "weights", &W));
-  if (p->job->stats.permutations > 0)
+  if (p->job->stats.permutations > 0 || out->pred)
     VF_TRY(vf_calloc((size_t)d->nv * d->nte + 1, sizeof(double), "test predictions", &pred));
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
                       curves, W, 0, pred};

@@ -6,7 +6,9 @@ roi_mean_r with scipy.stats (ttest_rel, wilcoxon, the t quantile for the
 CI) and an independent Benjamini-Hochberg: the same numbers to 1e-10. The
 ROIs the generator planted a multimodal advantage in (truth.yaml: effect
 not none) come out positive with q(t) < 0.05 for the layer-2 pair. The
-stats.group: true ends a run with the same group stage. The
+stats.group: true ends a run with the same group stage; with
+stats.save_predictions each subject's bootstrap CI over test stimuli
+equals numpy's on the same resamples. The
 per-voxel statistics of the results file against numpy: explainable
 variance from the subjects' test repetitions, ceiling-normalised r, FDR
 q-values per subject, and the ROI summaries over significant, top-k and
@@ -168,7 +170,7 @@ def final_step(build, d, grp):
     """stats.group: true runs the group stage when the run completes."""
     text = open(d + "/job.yaml").read().replace("results.nc", "final.nc")
     with open(d + "/final.yaml", "w") as f:
-        f.write(text + "stats: {group: true}\n")
+        f.write(text + "stats: {group: true, save_predictions: true}\n")
     rc, out = voxfit(build, 2, "run", d + "/final.yaml", "--quiet")
     ok = rc == 0 and os.path.exists(d + "/final.group.nc") and "group results: " in out
     check("stats.group: true: the run ends with the group stage (final.group.nc)", ok,
@@ -178,6 +180,44 @@ def final_step(build, d, grp):
         g2.set_auto_mask(False)
         check("... equal to voxfit group on the same study",
               all(close(g2[v][:], grp[v][:], 1e-12) for v in ("mean_diff", "p_t", "p_wilcoxon")))
+        res2 = netCDF4.Dataset(d + "/final.nc")
+        res2.set_auto_mask(False)
+        bootstrap_numpy(res2, g2)
+
+
+def pearson_rows(x, y):
+    x = x - x.mean(axis=-1, keepdims=True)
+    y = y - y.mean(axis=-1, keepdims=True)
+    return (x * y).sum(-1) / np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
+
+
+def bootstrap_numpy(res, grp):
+    """Each subject's bootstrap CI of the ROI mean r difference, recomputed
+    with numpy from the stored predictions and the resamples group.nc used."""
+    idx = grp["boot_index"][:]                          # boot, test
+    pred = res["test_pred"][:].astype(float)            # sweep, variant, voxel, test
+    y = res["test_y"][:].astype(float)                  # voxel, test
+    vs, vr = res["voxel_subject"][:], res["voxel_roi"][:]
+    level = float(grp.getncattr("ci_level"))
+    lo, hi = grp["boot_ci_low"][:], grp["boot_ci_high"][:]
+    bad, n = [], 0
+    for i, (a, b) in enumerate(res["pair_variants"][:]):
+        for q in range(lo.shape[2]):
+            for s in range(lo.shape[3]):
+                m = np.where((vs == s) & (vr == q) & ~np.isnan(y[:, 0]))[0]
+                if len(m) == 0:
+                    continue
+                yy = y[m][:, idx]                       # voxel, boot, test
+                d = (pearson_rows(pred[0, a][m][:, idx], yy) -
+                     pearson_rows(pred[0, b][m][:, idx], yy)).mean(axis=0)
+                want = np.percentile(d, [50 * (1 - level), 100 - 50 * (1 - level)])
+                n += 1
+                if not close([lo[0, i, q, s], hi[0, i, q, s]], want, 1e-9):
+                    bad.append((i, q, s))
+    check("bootstrap CIs per subject equal numpy's on the same resamples (%d)" % n,
+          n > 0 and not bad, "differ at %s" % bad[:3])
+    check("bootstrap: most subjects' CIs exclude 0 where the effect is planted",
+          (lo[0, 1, 4:, :] > 0).mean() > 0.8, "%.2f" % (lo[0, 1, 4:, :] > 0).mean())
 
 
 def bad_input(build, d, res_path):
