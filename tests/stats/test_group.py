@@ -257,6 +257,12 @@ def main():
         grp = netCDF4.Dataset(d + "/results.group.nc")
         for ds in (res, grp):
             ds.set_auto_mask(False)
+        import xarray as xr
+        with xr.open_dataset(d + "/results.group.nc", engine="netcdf4") as x:
+            check("group.nc opens in xarray with the documented dims",
+                  x["p_t"].dims == ("sweep", "pair", "roi") and
+                  x["subject_diff"].dims == ("sweep", "pair", "roi", "subject") and
+                  x["profile_mean_r"].dims == ("sweep", "variant", "roi"))
         against_scipy(res, grp)
         with open(d + "/truth.yaml") as f:
             planted(yaml.safe_load(f), res, grp)
