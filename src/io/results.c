@@ -816,8 +816,10 @@ vf_status io_results_summarise(io_results *r, const io_results_layout *L,
   NC(ncmpi_begin_indep_data(r->ncid), "begin independent mode");
   if (rank == 0) {
     st = summary_alloc(L, &o, &d);
-    if (st == VF_OK) roi_flags(L, status, o.flag);
-    if (st == VF_OK) st = summarise_rank0(r, L, status, &o, &d);
+    if (st == VF_OK) {
+      roi_flags(L, status, o.flag);
+      st = summarise_rank0(r, L, status, &o, &d);
+    }
   }
   summary_free(&o, &d);
   int bad = st != VF_OK, any = 0;
