@@ -415,8 +415,33 @@ static void test_bad_sweep(void) {
       "sweep.ridge.score: duplicate key (first given at line 10)");
 }
 
+/* stats: defaults, values, and errors that name the key. */
+static void test_stats(void) {
+  cfg_job *job = NULL;
+  TU_OK(cfg_job_parse("jobs/t.yaml", MINI, &job));
+  if (job)
+    TU_CHECK(job->stats.permutations == 1000 && job->stats.block_length == 1 &&
+             job->stats.alpha == 0.05 && job->stats.top_k == 50 && !job->stats.group &&
+             !job->stats.save_predictions, "stats defaults");
+  cfg_job_destroy(&job);
+  TU_OK(cfg_job_parse("jobs/t.yaml", MINI "stats: {permutations: 0, block_length: 10, "
+                      "alpha: 0.01, group: true, save_predictions: true}\n", &job));
+  if (job)
+    TU_CHECK(job->stats.permutations == 0 && job->stats.block_length == 10 &&
+             job->stats.alpha == 0.01 && job->stats.group && job->stats.save_predictions,
+             "stats values");
+  cfg_job_destroy(&job);
+  BAD(MINI "stats: {alpha: 1.5}\n", "stats.alpha: must be between 0 and 1, got 1.5");
+  BAD(MINI "stats: {permutations: -1}\n", "stats.permutations: must be at least 0");
+  BAD(MINI "stats: {block_length: 0}\n", "stats.block_length: must be at least 1");
+  BAD(MINI "stats: {permutation: 10}\n", "stats.permutation: unknown key; did you mean "
+                                          "'permutations'?");
+  BAD(MINI "stats: {group: yes please}\n", "stats.group: expected true or false");
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
+  test_stats();
   test_demo();
   test_full();
   test_good_small();
