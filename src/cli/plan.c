@@ -1,5 +1,7 @@
 /* voxfit plan: the units of a job, their cost and memory, without fitting. */
+#include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +11,7 @@
 
 static const char *help =
     "usage: voxfit plan JOB.yaml [--ranks N] [--config FILE] [--gflops G]\n"
-    "                   [--mem-per-rank GiB] [--units]\n"
+    "                   [--mem-per-rank GiB] [--units] [--slurm]\n"
     "\n"
     "Opens the inputs' metadata and prints the job's units (sweep point x\n"
     "subject x variant x ROI block), the designs (factorisations) they share,\n"
@@ -19,22 +21,27 @@ static const char *help =
     "block size come from the site config (--config FILE, $VOXFIT_CONFIG, else\n"
     "configs/voxfit.yaml); --gflops and --mem-per-rank override it.\n"
     "Refuses (exit 2) a job whose largest unit needs more than the memory per rank.\n"
-    "  --units   list every unit\n";
+    "  --units   list every unit\n"
+    "  --slurm   suggest sbatch options for slurm/run.sbatch on N ranks: --ntasks,\n"
+    "            --nodes (at this machine's cores per node), --time (the estimate\n"
+    "            x 1.5 + 15 min, room for the stop signal) and --mem-per-cpu\n"
+    "            (the largest unit's memory + 20%)\n";
 
 #define UNSET (-1e300)
 typedef struct {
-  int ranks, list;
+  int ranks, list, slurm;
   double gflops, mem_gib; /* UNSET: the site's */
   const char *job, *config;
 } plan_args;
 
 static int parse(int argc, char **argv, plan_args *a) {
-  *a = (plan_args){1, 0, UNSET, UNSET, NULL, NULL};
+  *a = (plan_args){1, 0, 0, UNSET, UNSET, NULL, NULL};
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
     int more = i + 1 < argc;
     if (cli_is_help(s)) return 1;
     if (!strcmp(s, "--units")) a->list = 1;
+    else if (!strcmp(s, "--slurm")) a->slurm = 1;
     else if (!strcmp(s, "--ranks") && more) a->ranks = atoi(argv[++i]);
     else if (!strcmp(s, "--gflops") && more) a->gflops = atof(argv[++i]);
     else if (!strcmp(s, "--mem-per-rank") && more) a->mem_gib = atof(argv[++i]);
@@ -55,6 +62,20 @@ static double output_bytes(const sched_plan *p) {
   double per_vox = 4 * 8.0 + (p->job->ridge.save_cv_scores ? 4.0 * p->job->ridge.n_lambdas : 0);
   return (double)p->n_points * p->job->n_variants * nv * per_vox + units * (256 + 4 * 8) +
          nv * 24 + 1048576;
+}
+
+/* sbatch options for slurm/run.sbatch from the cost model. */
+static void suggest_slurm(const sched_plan *p, const plan_args *a, double wall, double mem) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  long nodes = (a->ranks + cores - 1) / cores;
+  long secs = (long)ceil(wall * 1.5) + 900, mins = (secs + 59) / 60;
+  long mb = (long)ceil(mem * 1.2 / 1048576.0) + 64;
+  printf("\n  suggested (%ld cores per node, as on this machine):\n"
+         "  sbatch --ntasks=%d --nodes=%ld --time=%ld:%02ld:00 --mem-per-cpu=%ldM "
+         "slurm/run.sbatch %s\n", cores, a->ranks, nodes, mins / 60, mins % 60, mb,
+         p->job->path);
+  if (a->ranks < 2)
+    printf("  (with --ranks 1 there is no master; give --ranks N for N - 1 workers)\n");
 }
 
 static void report(const sched_plan *p, const plan_args *a) {
@@ -83,6 +104,7 @@ static void report(const sched_plan *p, const plan_args *a) {
   if (top / (a->gflops * 1e9) > wall) wall = top / (a->gflops * 1e9);
   printf("  estimated wall time on %d rank(s) (%d computing) at %.3g GFLOP/s each: %.3g s\n",
          a->ranks, workers, a->gflops, wall);
+  if (a->slurm) suggest_slurm(p, a, wall, mem);
   if (!a->list) return;
   printf("\n  %-5s %-24s %-10s %-16s %-8s %8s %7s %10s %10s %10s\n", "unit", "sweep",
          "subject", "variant", "roi", "voxels", "design", "Gflop", "MB in", "MiB mem");

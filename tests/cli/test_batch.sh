@@ -29,27 +29,6 @@ YAML
 export VOXFIT_CONFIG=$T/site.yaml
 OUT=$D/results.nc
 
-# same(a, b): every result variable equal to 1e-12 (NaN where NaN)
-same() {
-  "$PY" - "$1" "$2" <<'PY' >"$T/cmp" 2>&1
-import sys, netCDF4, numpy as np
-a, b = (netCDF4.Dataset(p) for p in sys.argv[1:3])
-for d in (a, b): d.set_auto_mask(False)
-bad = []
-for v in ["test_r", "test_r2", "best_lambda", "cv_score", "roi_mean_r", "roi_median_r",
-          "roi_n_voxels", "roi_n_masked", "roi_status", "unit_status", "unit_error"]:
-    x, y = a[v][:], b[v][:]
-    if x.dtype.kind == "S":
-        ok = (x == y).all()
-    else:
-        x, y = x.astype(float), y.astype(float)
-        ok = x.shape == y.shape and np.allclose(x, y, rtol=0, atol=1e-12, equal_nan=True)
-    if not ok: bad.append(v)
-if int(b.getncattr("complete")) != 1: bad.append("complete")
-print(" ".join(bad))
-sys.exit(1 if bad else 0)
-PY
-}
 
 x 2 run "$JOB" --quiet
 ok "$rc" "reference run on 2 ranks: exit 0 (got $rc)"

@@ -1,0 +1,125 @@
+#!/bin/sh
+# ranks: 1 2
+# The slurm/ scripts on a real single-host SLURM (tests/slurm/cluster.sh:
+# Debian's slurmctld and slurmd on private ports), on a small gen study
+# whose direct `mpirun -np 2 voxfit run` is the reference:
+# - slurm/run.sbatch (srun --mpi=pmix, 2 tasks) gives the reference results;
+# - slurm/submit-study --shards 3: a job array of 3 shards (throttled to
+#   2) and the group job, which starts only after every shard ended; the
+#   collected file equals the reference and the group file is written;
+# - a run.sbatch job warned with USR1 mid-run (what --signal=B:USR1@T
+#   sends before the time limit) stops with exit 3, and the resubmitted
+#   job resumes (units done before) to the reference results;
+# - voxfit plan --slurm suggests the sbatch options.
+# If SLURM cannot start, the test fails and says why. The daemons are
+# stopped by PID at the end, also when a check fails.
+# usage: sh tests/slurm/test_slurm.sh BUILD_DIR
+BUILD=${1:?usage: test_slurm.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/cluster.sh"
+TEST=slurm
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+
+demo_study 31
+JOB=$D/job.yaml
+cat >>"$JOB" <<'YAML'
+sweep: {ridge.delays: [[0], [0, 1], [0, 1, 2]]}
+YAML
+printf 'block_voxels: 25\nflush_seconds: 0.2\n' >"$T/site.yaml"
+# srun binds each task to one core, so voxfit uses one BLAS thread there:
+# the reference uses one too, or rounding would differ (1e-11 in R^2)
+export VOXFIT_CONFIG="$T/site.yaml" VOXFIT="$VOXFIT" VOXFIT_THREADS=1
+export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
+OUT=$D/results.nc
+
+trap 'slurm_stop' EXIT INT TERM
+if ! slurm_start "$T/slurm" 2>"$T/slurm.err"; then
+  fail "SLURM could not start: $(tail -n 5 "$T/slurm.err" | tr '\n' ' ')"
+  finish
+fi
+pass "a private slurmctld and slurmd are up (node $(sinfo -h -o '%n %t'))"
+
+# state JOBID: the job's state as scontrol shows it
+state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -n 1; }
+# wait_job JOBID...: until every job has ended (at most 300 s)
+wait_job() {
+  i=0
+  for j in "$@"; do
+    while [ $i -lt 600 ]; do
+      case $(state "$j") in PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUED|"") ;; *) break ;; esac
+      sleep 0.5
+      i=$((i + 1))
+    done
+  done
+}
+field() { scontrol show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
+
+x 2 run "$JOB" --quiet
+ok "$rc" "the reference: mpirun -np 2 voxfit run (got $rc)"
+cp "$OUT" "$T/ref.nc"
+rm -f "$OUT"
+
+# ---- run.sbatch --------------------------------------------------------------
+cd "$T" || exit 2
+id=$(sbatch --parsable -n 2 --oversubscribe "$REPO/slurm/run.sbatch" "$JOB" --quiet)
+wait_job "$id"
+[ "$(state "$id")" = COMPLETED ]
+ok $? "run.sbatch: job $id completed ($(state "$id"), $(field "$id" ExitCode))"
+same "$T/ref.nc" "$OUT"
+ok $? "run.sbatch: results equal the direct mpirun run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+
+# ---- submit-study: array of shards, then the group job ---------------------------
+rm -f "$OUT"
+"$REPO/slurm/submit-study" "$JOB" --shards 3 --throttle 2 -- -n 1 >"$T/submit.out" 2>&1
+ok $? "submit-study --shards 3: submitted ($(tr '\n' ' ' <"$T/submit.out"))"
+arr=$(sed -n 's/^fitting job: \([0-9]*\).*/\1/p' "$T/submit.out")
+grp=$(sed -n 's/^group job: *\([0-9]*\).*/\1/p' "$T/submit.out")
+grep -q 'squeue -j' "$T/submit.out"
+ok $? "submit-study says how to watch the jobs"
+wait_job "$grp"
+[ "$(state "$grp")" = COMPLETED ]
+ok $? "the group job $grp completed ($(state "$grp"))"
+last=0
+for i in 1 2 3; do
+  e=$(date -d "$(field "${arr}_$i" EndTime)" +%s 2>/dev/null || echo 0)
+  [ "$e" -gt "$last" ] && last=$e
+done
+start=$(date -d "$(field "$grp" StartTime)" +%s 2>/dev/null || echo 0)
+[ "$last" -gt 0 ] && [ "$start" -ge "$last" ]
+ok $? "the group job started after every shard ended (start $start, last shard end $last)"
+same "$T/ref.nc" "$OUT"
+ok $? "3 shards collected equal the direct run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+[ -f "$D/results.group.nc" ]
+ok $? "the group job wrote results.group.nc"
+
+# ---- USR1 before the time limit, then a resubmission ---------------------------------
+rm -f "$OUT" "$D/results.group.nc"
+id=$(VOXFIT_REQUEUE=0 sbatch --parsable -n 2 --oversubscribe "$REPO/slurm/run.sbatch" "$JOB")
+i=0
+while [ ! -f "$OUT" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 1
+scancel --batch --signal=USR1 "$id"
+wait_job "$id"
+log="$T/voxfit-$id.out"
+[ "$(field "$id" ExitCode)" = "3:0" ] && grep -q 'stopped by a signal' "$log"
+ok $? "USR1 mid-run: the job ends with exit 3 and says so ($(field "$id" ExitCode))"
+grep -q 'USR1 received' "$log"
+ok $? "USR1 mid-run: the batch shell trapped it and forwarded it"
+[ "$(attr "$OUT" complete)" = 0 ]
+ok $? "USR1 mid-run: the results file is resumable (complete = 0)"
+id2=$(sbatch --parsable -n 2 --oversubscribe "$REPO/slurm/run.sbatch" "$JOB")
+wait_job "$id2"
+before=$(sed -n 's/.*), \([0-9]*\) done before.*/\1/p' "$T/voxfit-$id2.out")
+[ "$(state "$id2")" = COMPLETED ] && [ "${before:-0}" -gt 0 ]
+ok $? "the resubmitted job resumed ($before units done before) and completed"
+same "$T/ref.nc" "$OUT"
+ok $? "stopped + resumed under SLURM equals the direct run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+
+# ---- plan --slurm ------------------------------------------------------------------
+x 1 plan "$JOB" --slurm --ranks 4
+has 'sbatch --ntasks=4 .*--time=[0-9]*:[0-9][0-9]:00 .*--mem-per-cpu=[0-9]*M .*slurm/run.sbatch'
+ok $? "plan --slurm suggests ntasks, time and memory ($(grep sbatch "$T/out" | head -n 1))"
+
+cd / || true
+finish
