@@ -16,7 +16,7 @@ slurm_start() {
   port=$((20000 + $$ % 20000))
   cat >"$SLURM_DIR/slurm.conf" <<CONF
 ClusterName=voxfit-test
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 SlurmUser=root
@@ -41,7 +41,7 @@ AccountingStorageType=accounting_storage/none
 KillWait=10
 MinJobAge=600
 InactiveLimit=0
-NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
   export SLURM_CONF="$SLURM_DIR/slurm.conf"
