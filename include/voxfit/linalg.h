@@ -1,11 +1,14 @@
-/* linalg (la_): the hand-written Fortran BLAS/LAPACK (and later ScaLAPACK /
+/* linalg (la_): the hand-written Fortran BLAS/LAPACK (with ScaLAPACK /
  * BLACS) prototypes, kept in one place because Debian's libscalapack ships
  * no C header. Fortran conventions: trailing underscore, every argument by
  * pointer, column-major storage. la_int is the Fortran integer (an ILP64
  * build would change only this typedef). Also a few thin wrappers that
- * check info and turn it into a vf_status. Local (no MPI). */
+ * check info and turn it into a vf_status. The dense wrappers are Local;
+ * the distributed ones (la_dmat) say who must call them. */
 #ifndef VOXFIT_LINALG_H
 #define VOXFIT_LINALG_H
+
+#include <mpi.h>
 
 #include "voxfit/util.h"
 
@@ -84,5 +87,81 @@ vf_status la_ssvd(float *a, long m, long n, float *u, float *s, float *vt);
  * overwritten by the eigenvectors), eigenvalues ascending in w. */
 vf_status la_deig(double *a, long n, double *w);
 vf_status la_seig(float *a, long n, float *w);
+
+
+/* ---- ScaLAPACK, PBLAS and BLACS (libscalapack-openmpi) ----------------- */
+/* Descriptors are 9 la_ints (DTYPE, CTXT, M, N, MB, NB, RSRC, CSRC, LLD);
+ * global indices are 1-based in these calls. */
+la_int numroc_(const la_int *n, const la_int *nb, const la_int *iproc,
+               const la_int *isrc, const la_int *nprocs);
+la_int indxl2g_(const la_int *il, const la_int *nb, const la_int *iproc,
+                const la_int *isrc, const la_int *nprocs);
+void descinit_(la_int *desc, const la_int *m, const la_int *n, const la_int *mb,
+               const la_int *nb, const la_int *irsrc, const la_int *icsrc,
+               const la_int *ictxt, const la_int *lld, la_int *info);
+void pdgemm_(const char *ta, const char *tb, const la_int *m, const la_int *n,
+             const la_int *k, const double *alpha, const double *a,
+             const la_int *ia, const la_int *ja, const la_int *desca,
+             const double *b, const la_int *ib, const la_int *jb,
+             const la_int *descb, const double *beta, double *c,
+             const la_int *ic, const la_int *jc, const la_int *descc);
+void pdsyrk_(const char *uplo, const char *trans, const la_int *n,
+             const la_int *k, const double *alpha, const double *a,
+             const la_int *ia, const la_int *ja, const la_int *desca,
+             const double *beta, double *c, const la_int *ic, const la_int *jc,
+             const la_int *descc);
+void pdsyevd_(const char *jobz, const char *uplo, const la_int *n, double *a,
+              const la_int *ia, const la_int *ja, const la_int *desca,
+              double *w, double *z, const la_int *iz, const la_int *jz,
+              const la_int *descz, double *work, const la_int *lwork,
+              la_int *iwork, const la_int *liwork, la_int *info);
+void pdgemr2d_(const la_int *m, const la_int *n, const double *a,
+               const la_int *ia, const la_int *ja, const la_int *desca,
+               double *b, const la_int *ib, const la_int *jb,
+               const la_int *descb, const la_int *ictxt);
+/* BLACS: C interface, arguments by value. */
+int Csys2blacs_handle(MPI_Comm comm);
+void Cfree_blacs_system_handle(int handle);
+void Cblacs_gridinit(int *ctxt, const char *order, int nprow, int npcol);
+void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
+void Cblacs_gridexit(int ctxt);
+void Cdgsum2d(int ctxt, const char *scope, const char *top, int m, int n,
+              double *a, int lda, int rdest, int cdest);
+
+/* A process grid (a BLACS context) and where this rank sits in it. */
+typedef struct {
+  int ctxt, nprow, npcol, myrow, mycol;
+} la_grid;
+
+/* A distributed matrix: m x n in nb x nb blocks, block-cyclic over g,
+ * this rank's piece a (mloc x nloc, leading dimension desc[8]). */
+typedef struct {
+  la_grid g;
+  long m, n;
+  int nb, mloc, nloc;
+  la_int desc[9];
+  double *a;
+} la_dmat;
+
+/* Local. Fills g from a context made by Cblacs_gridinit. */
+void la_grid_of(int ctxt, la_grid *g);
+/* Local (no messages): a zeroed m x n matrix on g. */
+vf_status la_dmat_create(const la_grid *g, long m, long n, int nb, la_dmat *A);
+void la_dmat_destroy(la_dmat *A);
+/* Global 0-based index of local row i (la_dmat_grow) or column j. */
+long la_dmat_grow(const la_dmat *A, int i);
+long la_dmat_gcol(const la_dmat *A, int j);
+/* Collective on the union of both grids (ctxt): B[ib.., jb..] =
+ * A[ia.., ja..] for an m x n block (0-based offsets). */
+void la_dmat_copy(long m, long n, const la_dmat *A, long ia, long ja,
+                  la_dmat *B, long ib, long jb, int ctxt);
+/* Collective on A's grid: C[ic.., jc..] = alpha op(A[ia..]) op(B[ib..]) +
+ * beta C for an m x n result with inner size k (0-based offsets). */
+void la_dmat_gemm(char ta, char tb, long m, long n, long k, double alpha,
+                  const la_dmat *A, long ia, long ja, const la_dmat *B,
+                  long ib, long jb, double beta, la_dmat *C, long ic, long jc);
+/* Collective on A's grid: eigenpairs of the symmetric A (lower triangle
+ * used, destroyed): w (n, ascending, on every rank), Z (n x n). */
+vf_status la_dmat_eig(la_dmat *A, double *w, la_dmat *Z);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "voxfit/linalg.h"
 #include "voxfit/util.h"
 
 typedef enum { RIDGE_SCORE_R, RIDGE_SCORE_R2 } ridge_score;
@@ -130,6 +131,31 @@ vf_status ridge_model_write_d(const ridge_model_d *M, ridge_put_fn put, void *ct
 vf_status ridge_model_write_s(const ridge_model_s *M, ridge_put_fn put, void *ctx);
 vf_status ridge_model_read_d(ridge_get_fn get, void *ctx, ridge_model_d **out);
 vf_status ridge_model_read_s(ridge_get_fn get, void *ctx, ridge_model_s **out);
+
+/* ---- the fit on a team of ranks (ScaLAPACK) -------------------------- */
+/* The same fit as ridge_cv_fit_d, distributed: every matrix block-cyclic
+ * on one process grid with one block size. Per fold one Gram matrix
+ * (X X^T or X^T X, the smaller) is eigendecomposed with pdsyevd; each
+ * lambda is a column scaling of the projected evaluation features and one
+ * pdgemm; per-voxel scores are summed over the grid's rows. The scores,
+ * chosen lambdas and test scores end on every rank. Double precision and
+ * the Gram eigendecomposition only (the single-rank default in double). */
+typedef struct {
+  double *best_lambda, *cv_best, *test_r, *test_r2; /* v, on every rank */
+  double *cv_scores;  /* n_lambdas x v on every rank, or NULL */
+  la_dmat *test_pred; /* nte x v on the grid (made by the fit), or NULL */
+  la_dmat *weights;   /* p x v on the grid (made by the fit), or NULL */
+  long n_masked;
+} ridge_team_result;
+
+/* Collective on the grid of Xtr. Xtr (ntr x p) and Ytr (ntr x v) with rows
+ * grouped by fold as for ridge_cv_fit_d; Xte (nte x p), Yte (nte x v);
+ * valid (v, NULL = all) the same on every rank. Fails on every rank alike
+ * when it fails on one (the others say so). */
+vf_status ridge_team_fit(const la_dmat *Xtr, const la_dmat *Ytr,
+                         const long *fold_start, int k, const la_dmat *Xte,
+                         const la_dmat *Yte, const unsigned char *valid,
+                         const ridge_opts *o, ridge_team_result *res);
 
 /* Flops of the textbook fit (for benchmarks and the cost model). */
 double ridge_cv_flops(long ntr, long p, long v, const long *fold_start, int k,

@@ -4,6 +4,7 @@
 
 #include "voxfit/linalg.h"
 #include "voxfit/ridge.h"
+#include "choose.h"
 
 #define REAL float
 #define FN(x) x##_s
