@@ -135,6 +135,9 @@ typedef struct {
   double flush_seconds;    /* results are flushed to disk at least this often */
   double gflops_per_rank;  /* plan's wall-time estimate */
   long model_cache_mib;    /* memory a worker keeps for shared factorisations */
+  int team_size;           /* ranks per team: 0 = from memory, N = every unit */
+  int team_rows;           /* process rows of a team's grid; 0 = near square */
+  int team_block;          /* ScaLAPACK block size */
 } cfg_site;
 void cfg_site_defaults(cfg_site *s);
 /* Local. Reads path; keys not in the file keep their defaults. */

@@ -31,6 +31,11 @@ vf_status io_features_read_rows(MPI_Comm comm, const char *path,
                                 const char *var, const long *rows, long nrows,
                                 double *X);
 
+/* The same for the columns cols[0..ncols) only (X: nrows x ncols). */
+vf_status io_features_read_cols(MPI_Comm comm, const char *path,
+                                const char *var, const long *rows, long nrows,
+                                const long *cols, long ncols, double *X);
+
 /* Everything in a responses file except the big arrays. */
 typedef struct {
   char path[4096];

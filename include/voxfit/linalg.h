@@ -147,6 +147,9 @@ typedef struct {
 void la_grid_of(int ctxt, la_grid *g);
 /* Local (no messages): a zeroed m x n matrix on g. */
 vf_status la_dmat_create(const la_grid *g, long m, long n, int nb, la_dmat *A);
+/* The same without storage (A->a = NULL: the caller points it at the
+ * local piece, desc[8] x nloc). */
+vf_status la_dmat_describe(const la_grid *g, long m, long n, int nb, la_dmat *A);
 void la_dmat_destroy(la_dmat *A);
 /* Global 0-based index of local row i (la_dmat_grow) or column j. */
 long la_dmat_grow(const la_dmat *A, int i);

@@ -10,6 +10,7 @@
 
 #include "voxfit/config.h"
 #include "voxfit/io.h"
+#include "voxfit/linalg.h"
 #include "voxfit/util.h"
 
 /* A sweep point: the ridge settings it runs with, and its label. */
@@ -28,7 +29,9 @@ typedef struct {
   long vox0, n_vox;
   double flops;     /* of the textbook fit of its voxels */
   double bytes_in;  /* read from the inputs */
-  double mem;       /* peak working memory, bytes */
+  double mem;       /* peak working memory on one rank, bytes */
+  int team;         /* ranks it runs on (sched_plan_teams): 1 or the team size */
+  double mem_rank;  /* peak working memory per rank of those */
 } sched_unit;
 
 /* A design: what a factorisation depends on (the variant's features, the
@@ -67,6 +70,9 @@ typedef struct {
   sched_design *designs;
   long *weight_len;             /* per variant when save_weights, else NULL */
   cfg_site site;
+  /* sched_plan_teams: teams of team_size ranks (1: none), n_teams of
+   * them, then n_singles single-rank workers */
+  int team_size, n_teams, n_singles;
 } sched_plan;
 
 /* Collective on comm: rank 0 reads the job file, every rank parses the
@@ -76,6 +82,44 @@ typedef struct {
 vf_status sched_plan_create(MPI_Comm comm, const char *job_path,
                             const cfg_site *site, sched_plan **out);
 void sched_plan_destroy(sched_plan **p);
+
+/* Local (the same on every rank): which units run on a team of ranks,
+ * for a job of n_ranks ranks. A unit whose working memory exceeds the
+ * site's memory per rank runs on the smallest power-of-two team that
+ * holds it (the site's team_size forces one size for every unit); the
+ * largest such team sets the team size; workers are split into teams
+ * and single-rank workers in proportion to their units' flops. Fails with
+ * VF_E_INPUT naming the unit when no team of the job's workers holds it. */
+vf_status sched_plan_teams(sched_plan *p, int n_ranks);
+
+/* Local: one line on the teams of a plan (after sched_plan_teams). */
+void sched_layout_describe(const sched_plan *p, int n_ranks, char *buf, size_t cap);
+
+/* Working memory per rank of unit u on a team of t ranks. */
+double sched_unit_mem(const sched_plan *p, const sched_unit *u, int t);
+
+/* Who computes what: rank 0 is the master (with more than one rank),
+ * then n_teams teams of team_size consecutive ranks, then single-rank
+ * workers. The one owner of the team communicators and their BLACS grids
+ * (MPI_Comm_split, Csys2blacs_handle, Cblacs_gridinit). */
+typedef struct {
+  int rank, size;
+  int n_teams, team_size;
+  int *team_of;       /* per rank: its team, or -1 (master, single worker) */
+  int team;           /* this rank's team, or -1 */
+  MPI_Comm team_comm; /* MPI_COMM_NULL outside a team */
+  int team_rank;
+  int blacs;          /* BLACS system handle of team_comm */
+  la_grid grid;       /* pr x pc: the fit */
+  la_grid row;        /* 1 x team_size: reading, statistics, gathering */
+} sched_layout;
+/* Collective on comm (after sched_plan_teams with comm's size). */
+vf_status sched_layout_create(MPI_Comm comm, const sched_plan *p, sched_layout **out);
+void sched_layout_destroy(sched_layout **l);
+/* Local: 1 if the master sends orders to rank w (a team leader or a
+ * single worker); the ranks w stands for (1 or the team size). */
+int sched_layout_contact(const sched_layout *l, int w);
+int sched_layout_ranks(const sched_layout *l, int w);
 
 /* Collective: if st failed on any rank, every rank returns the lowest
  * failing rank's error; otherwise VF_OK everywhere. */
@@ -128,6 +172,12 @@ enum { SCHED_PUBLISH = 1, /* after building the model, write it for others */
        SCHED_LOAD = 2 };   /* read the model another worker published */
 vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
                          int flags, sched_unit_out *out);
+
+/* Collective on l's team: fits unit on the team with ScaLAPACK. out is
+ * the leader's (team rank 0) and NULL on the others. Failures are as for
+ * sched_unit_run, agreed across the team. */
+vf_status sched_team_unit_run(const sched_plan *p, int unit, const sched_layout *l,
+                              sched_unit_out *out);
 
 /* Collective: runs every unit not yet done in the results file (created,
  * or reopened to resume) and fills the ROI summaries. */

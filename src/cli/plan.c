@@ -78,12 +78,34 @@ static void suggest_slurm(const sched_plan *p, const plan_args *a, double wall, 
     printf("  (with --ranks 1 there is no master; give --ranks N for N - 1 workers)\n");
 }
 
-static void report(const sched_plan *p, const plan_args *a) {
+/* The largest one-rank memory of a unit that runs on a team. */
+static double team_one(const sched_plan *p) {
+  double m = 0;
+  for (int i = 0; i < p->n_units; i++)
+    if (p->units[i].team > 1 && p->units[i].mem > m) m = p->units[i].mem;
+  return m;
+}
+
+/* Teams, and the largest per-rank memory of a team unit. */
+static void report_teams(const sched_plan *p, const plan_args *a) {
+  char line[256];
+  double mem = 0;
+  sched_layout_describe(p, a->ranks, line, sizeof line);
+  printf("  teams: %s\n", line);
+  for (int i = 0; i < p->n_units; i++)
+    if (p->units[i].team > 1 && p->units[i].mem_rank > mem) mem = p->units[i].mem_rank;
+  if (p->team_size > 1)
+    printf("  team units: working memory up to %.3g GiB per rank on teams of %d (%.3g GiB on "
+           "one rank)\n", mem / 1073741824.0, p->team_size, team_one(p) / 1073741824.0);
+}
+
+static void report(const sched_plan *p, const plan_args *a, int teams_ok) {
   double flops = 0, bytes = 0, mem = 0, top = 0;
   for (int i = 0; i < p->n_units; i++) {
     const sched_unit *u = &p->units[i];
     flops += u->flops, bytes += u->bytes_in;
-    if (u->mem > mem) mem = u->mem;
+    if (teams_ok && u->mem_rank > mem) mem = u->mem_rank;
+    if (!teams_ok && u->mem > mem) mem = u->mem;
     if (u->flops > top) top = u->flops;
   }
   printf("job %s (%s)\n", p->job->name, p->job->path);
@@ -99,6 +121,7 @@ static void report(const sched_plan *p, const plan_args *a) {
   printf("  largest unit %.3g flop, working memory %.3g GiB per rank (limit %.3g GiB)\n",
          top, mem / 1073741824.0, a->mem_gib);
   printf("  results file %s: about %.1f MB\n", p->job->output, output_bytes(p) / 1e6);
+  if (teams_ok) report_teams(p, a);
   int workers = a->ranks > 1 ? a->ranks - 1 : 1;
   double per_rank = flops / workers, wall = per_rank / (a->gflops * 1e9);
   if (top / (a->gflops * 1e9) > wall) wall = top / (a->gflops * 1e9);
@@ -106,14 +129,16 @@ static void report(const sched_plan *p, const plan_args *a) {
          a->ranks, workers, a->gflops, wall);
   if (a->slurm) suggest_slurm(p, a, wall, mem);
   if (!a->list) return;
-  printf("\n  %-5s %-24s %-10s %-16s %-8s %8s %7s %10s %10s %10s\n", "unit", "sweep",
-         "subject", "variant", "roi", "voxels", "design", "Gflop", "MB in", "MiB mem");
+  printf("\n  %-5s %-24s %-10s %-16s %-8s %8s %7s %10s %10s %10s %5s\n", "unit", "sweep",
+         "subject", "variant", "roi", "voxels", "design", "Gflop", "MB in", "MiB/rank",
+         "ranks");
   for (int i = 0; i < p->n_units; i++) {
     const sched_unit *u = &p->units[i];
-    printf("  %-5d %-24.24s %-10.10s %-16.16s %-8.8s %8ld %7d %10.3f %10.2f %10.1f\n", i,
+    printf("  %-5d %-24.24s %-10.10s %-16.16s %-8.8s %8ld %7d %10.3f %10.2f %10.1f %5d\n", i,
            p->points[u->sweep].label, p->job->subjects[u->subject].id,
            p->job->variants[u->variant].id, u->roi >= 0 ? p->roi_names[u->roi] : "(all)",
-           u->n_vox, u->design, u->flops / 1e9, u->bytes_in / 1e6, u->mem / 1048576.0);
+           u->n_vox, u->design, u->flops / 1e9, u->bytes_in / 1e6, u->mem_rank / 1048576.0,
+           u->team);
   }
 }
 
@@ -141,16 +166,10 @@ int cli_plan(int argc, char **argv) {
     cli_print_error("plan");
     return CLI_EXIT_INPUT;
   }
-  double mem = 0;
-  for (int i = 0; i < p->n_units; i++)
-    if (p->units[i].mem > mem) mem = p->units[i].mem;
-  if (rank == 0) report(p, &a);
+  st = sched_plan_teams(p, a.ranks);
+  if (rank == 0) report(p, &a, st == VF_OK);
   int code = CLI_EXIT_OK;
-  if (mem > a.mem_gib * 1073741824.0) {
-    vf_error(VF_E_INPUT, "the largest unit needs %.3g GiB but a rank has %.3g GiB "
-             "(--mem-per-rank, or memory_per_rank_gib in %s); give ranks more memory or "
-             "lower block_voxels there", mem / 1073741824.0, a.mem_gib, site.path[0] ? site.path :
-             "the built-in defaults");
+  if (st != VF_OK) {
     cli_print_error("plan");
     code = CLI_EXIT_INPUT;
   }

@@ -146,6 +146,13 @@ static void report(const sched_plan *p, const sched_run_stats *s, const char *ou
   printf("units: %d run (%d done, %d failed), %d done before; %d factorisations for %d "
          "designs; %.1f s wall, %.1f s in units\n", s->n_units, s->n_done, s->n_failed,
          s->n_skipped, s->n_factorisations, p->n_designs, s->seconds, s->compute_seconds);
+  if (p->team_size > 1) {
+    char line[256];
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    sched_layout_describe(p, size, line, sizeof line);
+    printf("teams: %s\n", line);
+  }
   vf_log(VF_LOG_DEBUG, "rank 0: %.2f s opening the results, %.2f s in flushes, %.2f s "
          "in ROI summaries and closing", s->setup_seconds, s->flush_seconds, s->finish_seconds);
   if (s->n_failed)

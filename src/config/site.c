@@ -16,11 +16,13 @@ void cfg_site_defaults(cfg_site *s) {
   s->flush_seconds = 60;
   s->gflops_per_rank = 20;
   s->model_cache_mib = 4096;
+  s->team_block = 64;
 }
 
 static const char *const site_keys[] = {"memory_per_rank_gib", "block_voxels", "prefetch",
                                         "flush_seconds", "gflops_per_rank",
-                                        "model_cache_mib", NULL};
+                                        "model_cache_mib", "team_size", "team_rows",
+                                        "team_block", NULL};
 
 static vf_status positive(const yt_doc *d, yaml_node_t *n, const char *key, double *out) {
   VF_CALL(yt_num(d, n, key, out));
@@ -42,6 +44,10 @@ static vf_status parse_site(const yt_doc *d, yaml_node_t *root, cfg_site *s) {
     VF_CALL(positive(d, n, "gflops_per_rank", &s->gflops_per_rank));
   if ((n = yt_get(d, root, "model_cache_mib")))
     VF_CALL(yt_long(d, n, "model_cache_mib", 0, 1L << 40, &s->model_cache_mib));
+  if ((n = yt_get(d, root, "team_size"))) VF_CALL(yt_int(d, n, "team_size", 0, 1 << 20, &s->team_size));
+  if ((n = yt_get(d, root, "team_rows"))) VF_CALL(yt_int(d, n, "team_rows", 0, 1 << 20, &s->team_rows));
+  if ((n = yt_get(d, root, "team_block")))
+    VF_CALL(yt_int(d, n, "team_block", 1, 4096, &s->team_block));
   return VF_OK;
 }
 

@@ -541,9 +541,10 @@ vf_status io_features_info_read(MPI_Comm comm, const char *path,
   return VF_OK;
 }
 
-vf_status io_features_read_rows(MPI_Comm comm, const char *path,
-                                const char *var, const long *rows, long nrows,
-                                double *X) {
+/* cols NULL: every column. */
+static vf_status features_read(MPI_Comm comm, const char *path, const char *var,
+                               const long *rows, long nrows, const long *cols,
+                               long ncols, double *X) {
   vf_status st = VF_OK;
   int ncid = -1, varid;
   io_features_info info;
@@ -551,11 +552,24 @@ vf_status io_features_read_rows(MPI_Comm comm, const char *path,
   VF_TRY(features_open(comm, path, var, &ncid, &varid, &info));
   read_var v = {ncid, varid, 2, 0};
   axis_t ra = {rows, nrows, info.n_stim, "stimulus", "stimuli"};
-  axis_t ca = {NULL, info.n_feat, info.n_feat, "feature", "features"};
+  axis_t ca = {cols, cols ? ncols : info.n_feat, info.n_feat, "feature", "features"};
   VF_TRY(read_indexed(comm, path, var, &v, &ra, &ca, X));
 fail:
   close_file(&ncid);
   return st;
+}
+
+vf_status io_features_read_rows(MPI_Comm comm, const char *path,
+                                const char *var, const long *rows, long nrows,
+                                double *X) {
+  return features_read(comm, path, var, rows, nrows, NULL, 0, X);
+}
+
+vf_status io_features_read_cols(MPI_Comm comm, const char *path,
+                                const char *var, const long *rows, long nrows,
+                                const long *cols, long ncols, double *X) {
+  if (ncols <= 0) return VF_OK;
+  return features_read(comm, path, var, rows, nrows, cols, ncols, X);
 }
 
 /* ---- responses: the small variables -------------------------------------- */

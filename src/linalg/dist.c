@@ -10,7 +10,7 @@ void la_grid_of(int ctxt, la_grid *g) {
   Cblacs_gridinfo(ctxt, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
 }
 
-vf_status la_dmat_create(const la_grid *g, long m, long n, int nb, la_dmat *A) {
+vf_status la_dmat_describe(const la_grid *g, long m, long n, int nb, la_dmat *A) {
   memset(A, 0, sizeof *A);
   A->g = *g, A->m = m, A->n = n, A->nb = nb;
   la_int im = (la_int)m, in = (la_int)n, inb = nb, zero = 0, info = 0;
@@ -22,7 +22,12 @@ vf_status la_dmat_create(const la_grid *g, long m, long n, int nb, la_dmat *A) {
   if (info != 0)
     return vf_error(VF_E_INTERNAL, "descinit: argument %d is wrong (%ld x %ld, block %d)",
                     -info, m, n, nb);
-  return vf_calloc((size_t)lld * (A->nloc > 0 ? A->nloc : 1), sizeof(double),
+  return VF_OK;
+}
+
+vf_status la_dmat_create(const la_grid *g, long m, long n, int nb, la_dmat *A) {
+  VF_CALL(la_dmat_describe(g, m, n, nb, A));
+  return vf_calloc((size_t)A->desc[8] * (A->nloc > 0 ? A->nloc : 1), sizeof(double),
                    "distributed matrix", &A->a);
 }
 

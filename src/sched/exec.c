@@ -20,6 +20,7 @@ typedef struct {
   MPI_Comm comm;
   int rank, size;
   sched_plan *p;
+  sched_layout *lay;  /* teams: who computes what */
   const sched_run_opts *opt;
   io_results *res;
   int *file_status;   /* per unit, as in the file (rank 0 keeps it current) */
@@ -71,6 +72,18 @@ static vf_status flush(exec_ctx *x) {
 
 /* ---- the work of one unit ------------------------------------------------ */
 
+/* A unit on this rank, or on its team (every member calls; the leader
+ * keeps the outputs). */
+static vf_status run_one(exec_ctx *x, int unit, int flags, sched_unit_out **o) {
+  const sched_layout *l = x->lay;
+  int team = l->team >= 0, leader = !team || l->team_rank == 0;
+  vf_status st = leader ? sched_unit_out_create(x->p, unit, o) : VF_OK;
+  if (team) st = sched_agree(l->team_comm, st);
+  if (st == VF_OK && team) return sched_team_unit_run(x->p, unit, l, leader ? *o : NULL);
+  if (st == VF_OK) st = sched_unit_run(x->p, unit, x->cache, flags, *o);
+  return st;
+}
+
 static vf_status work_unit(exec_ctx *x, int unit, int flags, proto_report *rep) {
   sched_unit_out *o = NULL;
   *rep = (proto_report){PROTO_DONE, unit, 0, 0, 0, 0, 0, 0, ""};
@@ -80,8 +93,11 @@ static vf_status work_unit(exec_ctx *x, int unit, int flags, proto_report *rep) 
     VF_CALL(sched_cache_create(x->p, &x->cache));
     sched_cache_set_dir(x->cache, x->models);
   }
-  vf_status st = sched_unit_out_create(x->p, unit, &o);
-  if (st == VF_OK) st = sched_unit_run(x->p, unit, x->cache, flags, o);
+  vf_status st = run_one(x, unit, flags, &o);
+  if (x->lay->team >= 0 && x->lay->team_rank > 0) { /* a member keeps nothing */
+    x->fatal = st == VF_E_INTERNAL;
+    return VF_OK;
+  }
   if (st != VF_OK) {
     sched_unit_out_destroy(&o);
     rep->status = 2;
@@ -107,6 +123,8 @@ static vf_status worker_loop(exec_ctx *x) {
     proto_order o;
     double t = vf_now();
     VF_CALL(proto_recv_order(x->comm, &o));
+    if (x->lay->team >= 0) /* the leader passes every order to its team */
+      MPI_Bcast(&o, sizeof o, MPI_BYTE, 0, x->lay->team_comm);
     waited += vf_now() - t;
     if (o.kind == PROTO_FLUSH || o.kind == PROTO_STOP) {
       VF_CALL(flush(x));
@@ -119,6 +137,21 @@ static vf_status worker_loop(exec_ctx *x) {
     VF_CALL(work_unit(x, o.unit, o.flags, &rep));
     rep.signalled = proto_signalled() != 0;
     VF_CALL(proto_send_report(x->comm, &rep));
+  }
+}
+
+/* A team member: its leader's orders, until STOP. */
+static vf_status member_loop(exec_ctx *x) {
+  for (;;) {
+    proto_order o;
+    MPI_Bcast(&o, sizeof o, MPI_BYTE, 0, x->lay->team_comm);
+    if (o.kind == PROTO_FLUSH || o.kind == PROTO_STOP) {
+      VF_CALL(flush(x));
+      if (o.kind == PROTO_STOP) return VF_OK;
+      continue;
+    }
+    proto_report rep;
+    VF_CALL(work_unit(x, o.unit, o.flags, &rep));
   }
 }
 
@@ -175,26 +208,46 @@ static int next_todo(const exec_ctx *x, master *m, int d) {
   return m->cursor[d] < m->end[d] ? m->cursor[d] : -1;
 }
 
+/* Team units go to teams; a team takes single-rank units only when the
+ * job has no single-rank workers. */
+static int fits(const exec_ctx *x, int w, int u) {
+  int cap = sched_layout_ranks(x->lay, w), need = x->p->units[u].team;
+  return cap > 1 ? need > 1 || x->p->n_singles == 0 : need == 1;
+}
+
+/* The first unit of design d still to do that worker w can run. */
+static int next_fit(const exec_ctx *x, master *m, int d, int w) {
+  int u = next_todo(x, m, d);
+  for (; u >= 0 && u < m->end[d]; u++)
+    if (x->state[u] == TODO && fits(x, w, u)) return u;
+  return -1;
+}
+
 /* Affinity: a design the worker holds; else the largest design nobody
  * has started (near the end of the job, when fewer designs are left than
- * workers, its builder publishes the model); else a unit of a published
- * design, loaded from its file. Each design is factorised once; a worker
- * with none of these waits. *flags gets the order's SCHED_ flags. */
+ * single workers, its builder publishes the model); else a unit of a
+ * published design, loaded from its file. Each design is factorised once
+ * by single workers; a worker with none of these waits. Teams take any
+ * unit they fit: they factorise per unit and share no model. *flags gets
+ * the order's SCHED_ flags. */
 static int pick(const exec_ctx *x, master *m, int w, int *flags) {
-  int workers = x->size - 1;
+  int workers = x->p->team_size > 1 ? x->p->n_singles : x->size - 1;
+  int single = sched_layout_ranks(x->lay, w) == 1;
   *flags = 0;
   for (int h = 0; h < 2; h++) {
-    int u = next_todo(x, m, m->held[w][h]);
+    int u = next_fit(x, m, m->held[w][h], w);
     if (u >= 0) return u;
   }
   int loadable = -1;
   for (int u = 0; u < x->p->n_units; u = m->end[x->p->units[u].design]) {
-    int d = x->p->units[u].design, t = next_todo(x, m, d);
-    if (t >= 0 && !m->started[d]) {
+    int d = x->p->units[u].design, t = next_fit(x, m, d, w);
+    if (t < 0) continue;
+    if (!single) return t;
+    if (!m->started[d]) {
       if (workers > 1 && m->n_unstarted - 1 < workers) *flags = SCHED_PUBLISH;
       return t;
     }
-    if (t >= 0 && m->published[d] && loadable < 0) loadable = t;
+    if (m->published[d] && loadable < 0) loadable = t;
   }
   if (loadable >= 0) *flags = SCHED_LOAD;
   return loadable;
@@ -206,8 +259,10 @@ static vf_status assign(exec_ctx *x, master *m, int w) {
     if (u < 0) return VF_OK;
     int d = x->p->units[u].design;
     x->state[u] = ASSIGNED;
-    m->n_unstarted -= !m->started[d];
-    m->started[d] = 1;
+    if (sched_layout_ranks(x->lay, w) == 1) { /* only a single worker builds a shared model */
+      m->n_unstarted -= !m->started[d];
+      m->started[d] = 1;
+    }
     if (m->held[w][0] != d) m->held[w][1] = m->held[w][0], m->held[w][0] = d;
     m->outstanding[w]++, m->n_open++;
     VF_CALL(proto_send_order(x->comm, w, PROTO_UNIT, u, flags));
@@ -218,7 +273,7 @@ static vf_status assign(exec_ctx *x, master *m, int w) {
 /* Workers left waiting get work as soon as a model is published. */
 static vf_status assign_idle(exec_ctx *x, master *m) {
   for (int w = 1; w < x->size; w++)
-    if (m->outstanding[w] == 0) VF_CALL(assign(x, m, w));
+    if (sched_layout_contact(x->lay, w) && m->outstanding[w] == 0) VF_CALL(assign(x, m, w));
   return VF_OK;
 }
 
@@ -229,7 +284,9 @@ static void progress(exec_ctx *x, master *m, int last) {
   const char *env = getenv("VOXFIT_PROGRESS_SECONDS");
   double every = env ? atof(env) : 10.0;
   int tty = isatty(2), total = x->st->n_units;
-  if (x->opt->quiet || (!last && now - m->last_progress < (tty ? 0.5 : every))) return;
+  if (x->rank != 0 || x->opt->quiet ||
+      (!last && now - m->last_progress < (tty ? 0.5 : every)))
+    return; /* only the master knows the counts */
   m->last_progress = now;
   double eta = m->done_run ? el / m->done_run * (total - m->done_run) : 0;
   char line[256];
@@ -259,7 +316,8 @@ static void record(exec_ctx *x, master *m, const proto_report *r) {
 }
 
 static vf_status flush_all(exec_ctx *x, master *m, int kind) {
-  for (int w = 1; w < x->size; w++) VF_CALL(proto_send_order(x->comm, w, kind, -1, 0));
+  for (int w = 1; w < x->size; w++)
+    if (sched_layout_contact(x->lay, w)) VF_CALL(proto_send_order(x->comm, w, kind, -1, 0));
   m->last_flush = vf_now();
   return flush(x);
 }
@@ -276,7 +334,8 @@ static vf_status master_loop(exec_ctx *x, master *m) {
   int unflushed = 0;
   double held = 0;
   struct timespec nap = {0, 2000000}; /* 2 ms: the master must not take a core */
-  for (int w = 1; w < x->size; w++) VF_CALL(assign(x, m, w));
+  for (int w = 1; w < x->size; w++)
+    if (sched_layout_contact(x->lay, w)) VF_CALL(assign(x, m, w));
   while (m->n_open > 0) {
     proto_report r;
     int from = 0, got = 0;
@@ -385,6 +444,7 @@ static void remove_models(const char *dir) {
 }
 
 static void exec_free(exec_ctx *x) {
+  sched_layout_destroy(&x->lay);
   for (int i = 0; i < x->n_pend; i++) sched_unit_out_destroy(&x->pend[i]);
   vf_free(&x->file_status), vf_free(&x->state), vf_free(&x->pend), vf_free(&x->pend_unit);
   sched_cache_destroy(&x->cache);
@@ -425,6 +485,9 @@ vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *opt,
   proto_catch_signals();
   double t0 = vf_now();
   vf_status st = exec_alloc(&x);
+  if (st == VF_OK) st = sched_plan_teams(p, x.size);
+  st = sched_agree(comm, st);
+  if (st == VF_OK) st = sched_layout_create(comm, p, &x.lay);
   if (st == VF_OK) st = sched_results_layout(p, &L);
   L.shard = opt->n_shards > 1 ? opt->shard : 0, L.n_shards = opt->n_shards > 1 ? opt->n_shards : 1;
   if (st == VF_OK && opt->n_shards > 1) mark_shard(&x);
@@ -440,7 +503,8 @@ vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *opt,
   if (x.rank == 0) st = master_init(&x, &m);
   if (st == VF_OK) {
     if (x.size == 1) st = alone_loop(&x, &m);
-    else st = x.rank == 0 ? master_loop(&x, &m) : worker_loop(&x);
+    else if (x.rank == 0) st = master_loop(&x, &m);
+    else st = x.lay->team_rank > 0 ? member_loop(&x) : worker_loop(&x);
   }
   progress(&x, &m, 1);
   stats->seconds = vf_now() - t0;

@@ -351,6 +351,7 @@ static vf_status add_unit(sched_plan *p, int w, int s, int v, int roi,
   u->bytes_in = 4.0 * p->n_stim * (p->n_feat[v] + nv) +
                 4.0 * p->resp[s]->n_rep * p->resp[s]->n_test * nv;
   u->mem = unit_mem(p, w, s, v, nv, &p->designs[design]);
+  u->team = 1, u->mem_rank = u->mem;
   p->designs[design].n_units++;
   return VF_OK;
 }

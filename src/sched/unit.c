@@ -11,6 +11,7 @@
 #include "voxfit/ridge.h"
 #include "voxfit/sched.h"
 #include "voxfit/stats.h"
+#include "unit.h"
 
 vf_status sched_unit_out_create(const sched_plan *p, int unit,
                                 sched_unit_out **out) {
@@ -60,19 +61,7 @@ void sched_unit_out_destroy(sched_unit_out **op) {
   vf_free(op);
 }
 
-/* A unit's working arrays (time order until put in fold order). */
-typedef struct {
-  long ntr, nte, p, pd, nv;
-  double *Xtr, *Xte;   /* ntr x pd, nte x pd (after delays) */
-  double *Ytr, *Yte;   /* ntr x nv, nte x nv */
-  int *run_tr, *run_te;/* run labels or NULL */
-  unsigned char *valid;
-  int *fold, k;
-  long *order, *start;
-  double *ev, *split_half; /* per voxel; NaN without repetitions */
-} unit_data;
-
-static void unit_data_free(unit_data *d) {
+void unit_data_free(unit_data *d) {
   vf_free(&d->Xtr), vf_free(&d->Xte), vf_free(&d->Ytr), vf_free(&d->Yte);
   vf_free(&d->run_tr), vf_free(&d->run_te), vf_free(&d->valid);
   vf_free(&d->fold), vf_free(&d->order), vf_free(&d->start);
@@ -122,20 +111,26 @@ static long count_nonfinite(const double *a, size_t n) {
   return c;
 }
 
-static vf_status load_features(const sched_plan *p, const sched_unit *u,
-                               const cfg_ridge *rg, unit_data *d) {
+static vf_status read_features(const cfg_variant *var, const long *rows, long n,
+                               const long *cols, long ncols, double *X) {
+  if (!cols)
+    return io_features_read_rows(MPI_COMM_SELF, var->features, var->variable, rows, n, X);
+  return io_features_read_cols(MPI_COMM_SELF, var->features, var->variable, rows, n, cols,
+                               ncols, X);
+}
+
+vf_status unit_load_features(const sched_plan *p, const sched_unit *u, const cfg_ridge *rg,
+                             const long *cols, long ncols, unit_data *d) {
   const cfg_variant *var = &p->job->variants[u->variant];
   int s = u->subject;
   vf_status st = VF_OK;
   double *raw_tr = NULL, *raw_te = NULL;
-  d->p = p->n_feat[u->variant];
+  d->p = cols ? ncols : p->n_feat[u->variant];
   d->pd = d->p * rg->n_delays;
   VF_TRY(vf_calloc((size_t)d->ntr * d->p, sizeof(double), "training features", &raw_tr));
   VF_TRY(vf_calloc((size_t)d->nte * d->p, sizeof(double), "test features", &raw_te));
-  VF_TRY(io_features_read_rows(MPI_COMM_SELF, var->features, var->variable,
-                               p->train_rows[s], d->ntr, raw_tr));
-  VF_TRY(io_features_read_rows(MPI_COMM_SELF, var->features, var->variable,
-                               p->test_rows[s], d->nte, raw_te));
+  VF_TRY(read_features(var, p->train_rows[s], d->ntr, cols, d->p, raw_tr));
+  VF_TRY(read_features(var, p->test_rows[s], d->nte, cols, d->p, raw_te));
   long bad = count_nonfinite(raw_tr, (size_t)d->ntr * d->p) +
              count_nonfinite(raw_te, (size_t)d->nte * d->p);
   if (bad)
@@ -160,6 +155,7 @@ fail:
 /* Test responses: the mean of the repetitions when the file has them. */
 static vf_status load_test_responses(const sched_plan *p, int s, const long *vox,
                                      unit_data *d) {
+  if (d->nv == 0) return VF_OK;
   const io_responses *r = p->resp[s];
   if (r->n_rep == 0)
     return io_responses_read(MPI_COMM_SELF, r, p->test_rows[s], d->nte, vox, d->nv, d->Yte);
@@ -181,17 +177,18 @@ static vf_status load_test_responses(const sched_plan *p, int s, const long *vox
   return st;
 }
 
-static vf_status load_responses(const sched_plan *p, const sched_unit *u,
-                                const cfg_ridge *rg, unit_data *d) {
+vf_status unit_load_responses(const sched_plan *p, const sched_unit *u, const cfg_ridge *rg,
+                              unit_data *d) {
   int s = u->subject;
-  const long *vox = p->vox_index + u->vox0;
+  const long *vox = d->vox;
   VF_CALL(vf_calloc((size_t)d->ntr * d->nv, sizeof(double), "training responses", &d->Ytr));
   VF_CALL(vf_calloc((size_t)d->nte * d->nv, sizeof(double), "test responses", &d->Yte));
   VF_CALL(vf_calloc((size_t)d->nv, 1, "voxel mask", &d->valid));
   VF_CALL(vf_calloc((size_t)d->nv + 1, sizeof(double), "noise ceilings", &d->ev));
   VF_CALL(vf_calloc((size_t)d->nv + 1, sizeof(double), "noise ceilings", &d->split_half));
   for (long j = 0; j < d->nv; j++) d->ev[j] = d->split_half[j] = NAN;
-  VF_CALL(io_responses_read(MPI_COMM_SELF, p->resp[s], p->train_rows[s], d->ntr, vox, d->nv, d->Ytr));
+  if (d->nv > 0)
+    VF_CALL(io_responses_read(MPI_COMM_SELF, p->resp[s], p->train_rows[s], d->ntr, vox, d->nv, d->Ytr));
   VF_CALL(load_test_responses(p, s, vox, d));
   /* A voxel is scoreable when finite everywhere and not constant over
    * training; others are zeroed so no NaN enters a product. */
@@ -217,7 +214,7 @@ static vf_status load_responses(const sched_plan *p, const sched_unit *u,
 }
 
 /* Rows of A (ntr x cols) in fold order, in place, one column at a time. */
-static vf_status reorder_by_fold(const unit_data *d, double *A, long cols) {
+vf_status unit_reorder(const unit_data *d, double *A, long cols) {
   double *tmp = NULL;
   VF_CALL(vf_calloc((size_t)d->ntr, sizeof(double), "row buffer", &tmp));
   for (long j = 0; j < cols; j++) {
@@ -230,13 +227,14 @@ static vf_status reorder_by_fold(const unit_data *d, double *A, long cols) {
 }
 
 /* Rows, run labels and folds of the unit's subject. */
-static vf_status prepare(const sched_plan *p, const sched_unit *u,
-                         const cfg_ridge *rg, unit_data *d) {
+vf_status unit_prepare(const sched_plan *p, const sched_unit *u, const cfg_ridge *rg,
+                       unit_data *d) {
   int s = u->subject;
   const io_responses *r = p->resp[s];
   d->ntr = p->n_train[s];
   d->nte = p->n_test[s];
   d->nv = u->n_vox;
+  d->vox = p->vox_index + u->vox0;
   if (r->run) {
     VF_CALL(vf_calloc((size_t)d->ntr, sizeof(int), "runs", &d->run_tr));
     VF_CALL(vf_calloc((size_t)d->nte, sizeof(int), "runs", &d->run_te));
@@ -257,7 +255,7 @@ static vf_status to_float(const double *a, size_t n, float **out) {
   return VF_OK;
 }
 
-static ridge_opts make_opts(const cfg_ridge *rg) {
+ridge_opts unit_opts(const cfg_ridge *rg) {
   ridge_opts o = {rg->lambdas, rg->n_lambdas,
                   rg->score == CFG_SCORE_R2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R,
                   rg->lambda_per_voxel, 0,
@@ -338,9 +336,9 @@ static vf_status build_model(const sched_plan *p, const sched_unit *u,
                              const cfg_ridge *rg, unit_data *d, cache_entry *e) {
   vf_status st = VF_OK;
   float *xf = NULL, *tf = NULL;
-  ridge_opts o = make_opts(rg);
-  VF_TRY(load_features(p, u, rg, d));
-  VF_TRY(reorder_by_fold(d, d->Xtr, d->pd));
+  ridge_opts o = unit_opts(rg);
+  VF_TRY(unit_load_features(p, u, rg, NULL, 0, d));
+  VF_TRY(unit_reorder(d, d->Xtr, d->pd));
   if (rg->precision == CFG_PREC_SINGLE) {
     VF_TRY(to_float(d->Xtr, (size_t)d->ntr * d->pd, &xf));
     VF_TRY(to_float(d->Xte, (size_t)d->nte * d->pd, &tf));
@@ -446,7 +444,7 @@ static vf_status fit_model(const cache_entry *e, unit_data *d, const cfg_ridge *
                            ridge_result *res) {
   vf_status st = VF_OK;
   float *yf = NULL, *tf = NULL;
-  ridge_opts o = make_opts(rg);
+  ridge_opts o = unit_opts(rg);
   if (!e->single)
     return ridge_model_fit_d(e->model, d->Ytr, d->nv, d->Yte, d->valid, &o, res);
   VF_TRY(to_float(d->Ytr, (size_t)d->ntr * d->nv, &yf));
@@ -466,8 +464,8 @@ static void copy_weights(long nv, long pd, const double *W, sched_unit_out *out)
 
 /* Noise ceilings, ceiling-normalised r and permutation p-values (from the
  * test predictions: nothing is refitted). */
-static vf_status test_statistics(const sched_plan *p, const unit_data *d,
-                                 const double *pred, sched_unit_out *o) {
+vf_status unit_test_statistics(const sched_plan *p, const unit_data *d, const double *pred,
+                               sched_unit_out *o) {
   const cfg_stats *cs = &p->job->stats;
   for (long j = 0; j < d->nv; j++) {
     o->ev[j] = d->ev[j], o->split_half[j] = d->split_half[j];
@@ -498,7 +496,7 @@ static vf_status fit(const sched_plan *p, const cache_entry *e, unit_data *d,
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
                       curves, W, 0, pred};
   VF_TRY(fit_model(e, d, rg, &res));
-  VF_TRY(test_statistics(p, d, pred, out));
+  VF_TRY(unit_test_statistics(p, d, pred, out));
   for (size_t i = 0; curves && i < (size_t)d->nv * rg->n_lambdas; i++)
     out->cv_scores[i] = (float)(d->valid[i / rg->n_lambdas] ? curves[i] : NAN);
   if (W) copy_weights(d->nv, pd, W, out);
@@ -509,7 +507,7 @@ fail:
   return st;
 }
 
-static void mark_failed(sched_unit_out *o, const char *why, int m) {
+void unit_mark_failed(sched_unit_out *o, const char *why, int m) {
   o->status = 2;
   snprintf(o->error, sizeof o->error, "%s", why);
   for (long j = 0; j < o->n_vox; j++)
@@ -522,11 +520,11 @@ static vf_status run_unit(const sched_plan *p, const sched_unit *u,
                           sched_cache *c, int flags, unit_data *d, sched_unit_out *out) {
   const cfg_ridge *rg = &p->points[u->sweep].ridge;
   cache_entry *e = NULL;
-  VF_CALL(prepare(p, u, rg, d));
+  VF_CALL(unit_prepare(p, u, rg, d));
   VF_CALL(get_model(p, u, rg, d, c, flags, &e, out));
   if (e->error[0]) return vf_error(VF_E_INPUT, "%s", e->error);
-  VF_CALL(load_responses(p, u, rg, d));
-  VF_CALL(reorder_by_fold(d, d->Ytr, d->nv));
+  VF_CALL(unit_load_responses(p, u, rg, d));
+  VF_CALL(unit_reorder(d, d->Ytr, d->nv));
   VF_CALL(fit(p, e, d, rg, p->n_feat[u->variant] * rg->n_delays, out));
   return VF_OK;
 }
@@ -543,7 +541,7 @@ vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
   if (st == VF_E_INTERNAL) return st;
   out->status = 1;
   if (st != VF_OK) {
-    mark_failed(out, vf_error_message(), p->points[u->sweep].ridge.n_lambdas);
+    unit_mark_failed(out, vf_error_message(), p->points[u->sweep].ridge.n_lambdas);
     vf_log(VF_LOG_WARN, "unit %d (%s x %s, voxels %ld..%ld) failed: %s", unit,
            p->job->subjects[u->subject].id, p->job->variants[u->variant].id, u->vox0,
            u->vox0 + u->n_vox - 1, vf_error_message());
