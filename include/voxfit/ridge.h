@@ -157,6 +157,20 @@ vf_status ridge_team_fit(const la_dmat *Xtr, const la_dmat *Ytr,
                          const la_dmat *Yte, const unsigned char *valid,
                          const ridge_opts *o, ridge_team_result *res);
 
+/* The same in two steps, as ridge_model: the factorisations of a design
+ * (collective on Xtr's grid; this rank holds its share of every fold's,
+ * ridge_team_model_bytes), then fits of any response blocks on the same
+ * grid (collective). destroy is Local and takes NULL. */
+typedef struct ridge_team_model ridge_team_model;
+vf_status ridge_team_model_create(const la_dmat *Xtr, const long *fold_start, int k,
+                                  const la_dmat *Xte, const ridge_opts *o,
+                                  ridge_team_model **out);
+vf_status ridge_team_model_fit(const ridge_team_model *M, const la_dmat *Ytr,
+                               const la_dmat *Yte, const unsigned char *valid,
+                               const ridge_opts *o, ridge_team_result *res);
+size_t ridge_team_model_bytes(const ridge_team_model *M);
+void ridge_team_model_destroy(ridge_team_model **M);
+
 /* Flops of the textbook fit (for benchmarks and the cost model). */
 double ridge_cv_flops(long ntr, long p, long v, const long *fold_start, int k,
                       int n_lambdas, long nte);

@@ -173,11 +173,12 @@ enum { SCHED_PUBLISH = 1, /* after building the model, write it for others */
 vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
                          int flags, sched_unit_out *out);
 
-/* Collective on l's team: fits unit on the team with ScaLAPACK. out is
+/* Collective on l's team: fits unit on the team with ScaLAPACK, reusing
+ * the factorisations of the team's last design (kept in cache). out is
  * the leader's (team rank 0) and NULL on the others. Failures are as for
  * sched_unit_run, agreed across the team. */
 vf_status sched_team_unit_run(const sched_plan *p, int unit, const sched_layout *l,
-                              sched_unit_out *out);
+                              sched_cache *cache, sched_unit_out *out);
 
 /* Collective: runs every unit not yet done in the results file (created,
  * or reopened to resume) and fills the ROI summaries. */

@@ -280,22 +280,28 @@ static void replicate(const la_dmat *M, const double *loc, int q, double *all) {
   Cdgsum2d(M->g.ctxt, "All", " ", q, (int)M->n, all, q, -1, -1);
 }
 
-static vf_status cv_scores(const la_dmat *X, const la_dmat *Y, const long *start,
-                           int k, const ridge_opts *o, double *cv) {
+/* The factorisations of one design on a team: every fold's and the
+ * refit's, made once and fitted to any number of response blocks. */
+struct ridge_team_model {
+  long ntr, p, nte;
+  int k, m;
+  long *start;
+  double *lambdas;
+  tfact *folds; /* k */
+  tfact refit;
+  size_t bytes; /* this rank's share */
+};
+
+static vf_status cv_scores(const ridge_team_model *M, const la_dmat *Y, const ridge_opts *o,
+                           double *cv) {
   double *cvl = NULL;
-  tfact F = {0};
   vf_status st = vf_calloc((size_t)o->n_lambdas * (Y->nloc + 1), sizeof(double),
                            "CV scores", &cvl);
-  VF_TRY(team_agree(&X->g, st));
-  for (int f = 0; f < k; f++) {
-    long a = start[f], b = start[f + 1];
-    VF_TRY(fact_make(X, a, b, X, a, b - a, &F));
-    VF_TRY(fold_scores(&F, Y, a, b, k, o, cvl));
-    tfact_free(&F);
-  }
+  VF_TRY(team_agree(&Y->g, st));
+  for (int f = 0; f < M->k; f++)
+    VF_TRY(fold_scores(&M->folds[f], Y, M->start[f], M->start[f + 1], M->k, o, cvl));
   replicate(Y, cvl, o->n_lambdas, cv);
 fail:
-  tfact_free(&F);
   vf_free(&cvl);
   return st;
 }
@@ -316,38 +322,33 @@ static void filter_by_voxel(const tfact *F, const int *best, const ridge_opts *o
 /* Refit on every training row with each voxel's lambda: test scores (on
  * every rank: tr is 2 x v, r then R^2), and on request the predictions
  * and weights. */
-static vf_status refit(const la_dmat *X, const la_dmat *Y, const la_dmat *Xte,
-                       const la_dmat *Yte, const int *best, const ridge_opts *o,
-                       double *tr, ridge_team_result *res) {
-  const la_grid *g = &X->g;
-  long ntr = X->m, v = Y->n, nte = Xte->m;
-  tfact F = {0};
+static vf_status refit(const tfact *F, const la_dmat *Y, const la_dmat *Yte, const int *best,
+                       const ridge_opts *o, double *tr, ridge_team_result *res) {
+  const la_grid *g = &Y->g;
+  long ntr = Y->m, v = Y->n, nte = Yte->m, p = F->V.m;
   la_dmat UtY = {0}, P = {0};
   scorer sc = {0};
   double *loc = NULL, *one = NULL;
-  vf_status st;
-  VF_TRY(fact_make(X, ntr, ntr, Xte, 0, nte, &F));
-  st = la_dmat_create(g, F.r, v, X->nb, &UtY);
-  if (!st) st = la_dmat_create(g, nte, v, X->nb, &P);
+  vf_status st = la_dmat_create(g, F->r, v, Y->nb, &UtY);
+  if (!st) st = la_dmat_create(g, nte, v, Y->nb, &P);
   if (!st) st = vf_calloc(2 * ((size_t)P.nloc + 1), sizeof(double), "test scores", &loc);
   if (!st) st = vf_calloc((size_t)P.nloc + 1, sizeof(double), "test scores", &one);
   if (!st) st = scorer_make(Yte, &sc);
   VF_TRY(team_agree(g, st));
-  project(&F, Y, ntr, ntr, &UtY);
-  filter_by_voxel(&F, best, o, &UtY);
-  la_dmat_gemm('N', 'N', nte, v, F.r, 1, &F.XV, 0, 0, &UtY, 0, 0, 0, &P, 0, 0);
+  project(F, Y, ntr, ntr, &UtY);
+  filter_by_voxel(F, best, o, &UtY);
+  la_dmat_gemm('N', 'N', nte, v, F->r, 1, &F->XV, 0, 0, &UtY, 0, 0, 0, &P, 0, 0);
   score_cols(&P, Yte, &sc, RIDGE_SCORE_R, one);
   for (int j = 0; j < P.nloc; j++) loc[2 * j] = one[j];
   score_cols(&P, Yte, &sc, RIDGE_SCORE_R2, one);
   for (int j = 0; j < P.nloc; j++) loc[2 * j + 1] = one[j];
   replicate(&P, loc, 2, tr);
   if (res->weights) {
-    VF_TRY(team_agree(g, la_dmat_create(g, X->n, v, X->nb, res->weights)));
-    la_dmat_gemm('N', 'N', X->n, v, F.r, 1, &F.V, 0, 0, &UtY, 0, 0, 0, res->weights, 0, 0);
+    VF_TRY(team_agree(g, la_dmat_create(g, p, v, Y->nb, res->weights)));
+    la_dmat_gemm('N', 'N', p, v, F->r, 1, &F->V, 0, 0, &UtY, 0, 0, 0, res->weights, 0, 0);
   }
   if (res->test_pred) *res->test_pred = P, P.a = NULL;
 fail:
-  tfact_free(&F);
   la_dmat_destroy(&UtY), la_dmat_destroy(&P);
   scorer_free(&sc);
   vf_free(&loc), vf_free(&one);
@@ -378,15 +379,14 @@ static void fill(const double *cv, const double *tr, const int *best, long v,
   mask_dmat(res->weights, best);
 }
 
-static vf_status check(const la_dmat *Xtr, const la_dmat *Ytr, const long *start,
-                       int k, const la_dmat *Xte, const la_dmat *Yte,
-                       const ridge_opts *o) {
+static vf_status check_design(const la_dmat *Xtr, const long *start, int k,
+                              const la_dmat *Xte, const ridge_opts *o) {
   long ntr = Xtr->m, nte = Xte->m;
   if (ntr < 2 || nte < 2 || Xtr->n < 1)
     return vf_error(VF_E_INPUT, "ridge: need >= 2 training and >= 2 test stimuli and "
                     ">= 1 feature (got %ld, %ld, %ld)", ntr, nte, Xtr->n);
-  if (Ytr->m != ntr || Xte->n != Xtr->n || Yte->m != nte || Yte->n != Ytr->n)
-    return vf_error(VF_E_INTERNAL, "ridge team fit: the matrices' shapes disagree");
+  if (Xte->n != Xtr->n)
+    return vf_error(VF_E_INTERNAL, "ridge team fit: the features' shapes disagree");
   if (k < 2 || start[0] != 0 || start[k] != ntr)
     return vf_error(VF_E_INTERNAL, "ridge: bad fold layout (%d folds)", k);
   for (int f = 0; f < k; f++)
@@ -401,24 +401,94 @@ static vf_status check(const la_dmat *Xtr, const la_dmat *Ytr, const long *start
   return VF_OK;
 }
 
-vf_status ridge_team_fit(const la_dmat *Xtr, const la_dmat *Ytr,
-                         const long *fold_start, int k, const la_dmat *Xte,
-                         const la_dmat *Yte, const unsigned char *valid,
-                         const ridge_opts *o, ridge_team_result *res) {
+void ridge_team_model_destroy(ridge_team_model **mp) {
+  if (!mp || !*mp) return;
+  ridge_team_model *M = *mp;
+  for (int f = 0; M->folds && f < M->k; f++) tfact_free(&M->folds[f]);
+  tfact_free(&M->refit);
+  vf_free(&M->folds), vf_free(&M->start), vf_free(&M->lambdas);
+  vf_free(mp);
+}
+
+static size_t tfact_bytes(const tfact *F) {
+  return sizeof(double) * ((size_t)F->U.desc[8] * F->U.nloc + (size_t)F->V.desc[8] * F->V.nloc +
+                           (size_t)F->XV.desc[8] * F->XV.nloc + F->r);
+}
+
+static vf_status model_alloc(const la_dmat *Xtr, const long *start, int k, long nte,
+                             const ridge_opts *o, ridge_team_model **out) {
+  ridge_team_model *M = NULL;
+  vf_status st = vf_calloc(1, sizeof *M, "team model", &M);
+  if (!st) {
+    M->ntr = Xtr->m, M->p = Xtr->n, M->nte = nte, M->k = k, M->m = o->n_lambdas;
+    st = vf_calloc((size_t)k + 1, sizeof(long), "fold starts", &M->start);
+  }
+  if (!st) st = vf_calloc((size_t)o->n_lambdas, sizeof(double), "lambdas", &M->lambdas);
+  if (!st) st = vf_calloc((size_t)k, sizeof(tfact), "folds", &M->folds);
+  if (st == VF_OK) {
+    memcpy(M->start, start, sizeof(long) * ((size_t)k + 1));
+    memcpy(M->lambdas, o->lambdas, sizeof(double) * (size_t)o->n_lambdas);
+  }
+  *out = M;
+  return team_agree(&Xtr->g, st);
+}
+
+vf_status ridge_team_model_create(const la_dmat *Xtr, const long *fold_start, int k,
+                                  const la_dmat *Xte, const ridge_opts *o,
+                                  ridge_team_model **out) {
+  ridge_team_model *M = NULL;
+  vf_status st;
+  *out = NULL;
+  VF_CALL(check_design(Xtr, fold_start, k, Xte, o));
+  VF_TRY(model_alloc(Xtr, fold_start, k, Xte->m, o, &M));
+  for (int f = 0; f < k; f++) {
+    long a = fold_start[f], b = fold_start[f + 1];
+    VF_TRY(fact_make(Xtr, a, b, Xtr, a, b - a, &M->folds[f]));
+    M->bytes += tfact_bytes(&M->folds[f]);
+  }
+  VF_TRY(fact_make(Xtr, Xtr->m, Xtr->m, Xte, 0, Xte->m, &M->refit));
+  M->bytes += tfact_bytes(&M->refit);
+  *out = M;
+  return VF_OK;
+fail:
+  ridge_team_model_destroy(&M);
+  return st;
+}
+
+size_t ridge_team_model_bytes(const ridge_team_model *M) { return M->bytes; }
+
+vf_status ridge_team_model_fit(const ridge_team_model *M, const la_dmat *Ytr,
+                               const la_dmat *Yte, const unsigned char *valid,
+                               const ridge_opts *o, ridge_team_result *res) {
   long v = Ytr->n;
   int m = o->n_lambdas, *best = NULL;
   double *cv = NULL, *tr = NULL;
-  VF_CALL(check(Xtr, Ytr, fold_start, k, Xte, Yte, o));
+  int same = Ytr->m == M->ntr && Yte->m == M->nte && Yte->n == v && m == M->m;
+  for (int j = 0; same && j < m; j++) same = M->lambdas[j] == o->lambdas[j];
+  if (!same)
+    return vf_error(VF_E_INTERNAL, "ridge team model: the responses or lambdas do not match "
+                    "the model's design");
   if (v == 0) return VF_OK;
   vf_status st = vf_calloc((size_t)m * v + 1, sizeof(double), "CV scores", &cv);
   if (!st) st = vf_calloc(2 * (size_t)v + 1, sizeof(double), "test scores", &tr);
   if (!st) st = vf_calloc((size_t)v + 1, sizeof(int), "chosen lambdas", &best);
-  VF_TRY(team_agree(&Xtr->g, st));
-  VF_TRY(cv_scores(Xtr, Ytr, fold_start, k, o, cv));
+  VF_TRY(team_agree(&Ytr->g, st));
+  VF_TRY(cv_scores(M, Ytr, o, cv));
   ridge_choose(cv, m, v, valid, o->lambda_per_voxel, best);
-  VF_TRY(refit(Xtr, Ytr, Xte, Yte, best, o, tr, res));
+  VF_TRY(refit(&M->refit, Ytr, Yte, best, o, tr, res));
   fill(cv, tr, best, v, o, res);
 fail:
   vf_free(&cv), vf_free(&tr), vf_free(&best);
+  return st;
+}
+
+vf_status ridge_team_fit(const la_dmat *Xtr, const la_dmat *Ytr,
+                         const long *fold_start, int k, const la_dmat *Xte,
+                         const la_dmat *Yte, const unsigned char *valid,
+                         const ridge_opts *o, ridge_team_result *res) {
+  ridge_team_model *M = NULL;
+  VF_CALL(ridge_team_model_create(Xtr, fold_start, k, Xte, o, &M));
+  vf_status st = ridge_team_model_fit(M, Ytr, Yte, valid, o, res);
+  ridge_team_model_destroy(&M);
   return st;
 }

@@ -79,7 +79,7 @@ static vf_status run_one(exec_ctx *x, int unit, int flags, sched_unit_out **o) {
   int team = l->team >= 0, leader = !team || l->team_rank == 0;
   vf_status st = leader ? sched_unit_out_create(x->p, unit, o) : VF_OK;
   if (team) st = sched_agree(l->team_comm, st);
-  if (st == VF_OK && team) return sched_team_unit_run(x->p, unit, l, leader ? *o : NULL);
+  if (st == VF_OK && team) return sched_team_unit_run(x->p, unit, l, x->cache, leader ? *o : NULL);
   if (st == VF_OK) st = sched_unit_run(x->p, unit, x->cache, flags, *o);
   return st;
 }

@@ -26,7 +26,7 @@ typedef struct {
   unit_data d;                  /* this rank's columns */
   long P, V, fb, vb, f0, v0;    /* base features, voxels, block sizes, my first */
   unsigned char *valid;         /* every voxel */
-  la_dmat X, Xte, Y, Yte;       /* on the team's grid */
+  la_dmat X, Xte, Y, Yte;       /* on the team's grid, while needed */
   la_dmat Pred, W;              /* fit outputs on the grid */
   double *best, *cvb, *tr, *tr2, *cv; /* every voxel */
   int *counts, *displs;         /* voxel shares of the team ranks */
@@ -41,22 +41,35 @@ static void team_unit_free(team_unit *t) {
   vf_free(&t->counts), vf_free(&t->displs);
 }
 
-/* Reads and prepares this rank's feature columns and voxels. */
-static vf_status load_shares(const sched_plan *p, const sched_unit *u, const cfg_ridge *rg,
-                             const sched_layout *l, team_unit *t) {
-  long *cols = NULL, fn, vn;
+/* This rank's shares: base feature columns [f0, f0 + fn), voxels
+ * [v0, v0 + nv) of the unit. */
+static vf_status prepare(const sched_plan *p, const sched_unit *u, const cfg_ridge *rg,
+                         const sched_layout *l, team_unit *t) {
+  long fn, vn;
   vf_status st = unit_prepare(p, u, rg, &t->d);
   t->P = p->n_feat[u->variant], t->V = u->n_vox;
   t->fb = share(t->P, l->team_size, l->team_rank, &t->f0, &fn);
   t->vb = share(t->V, l->team_size, l->team_rank, &t->v0, &vn);
-  if (!st) st = vf_calloc((size_t)fn + 1, sizeof(long), "feature columns", &cols);
+  t->d.vox = p->vox_index + u->vox0 + t->v0, t->d.nv = vn, t->d.p = fn;
+  return sched_agree(l->team_comm, st);
+}
+
+/* Reads and prepares this rank's feature columns. */
+static vf_status load_features(const sched_plan *p, const sched_unit *u, const cfg_ridge *rg,
+                               const sched_layout *l, team_unit *t) {
+  long *cols = NULL, fn = t->d.p;
+  vf_status st = vf_calloc((size_t)fn + 1, sizeof(long), "feature columns", &cols);
   for (long j = 0; st == VF_OK && j < fn; j++) cols[j] = t->f0 + j;
   if (!st) st = unit_load_features(p, u, rg, cols, fn, &t->d);
   if (!st) st = unit_reorder(&t->d, t->d.Xtr, t->d.pd);
   vf_free(&cols);
-  VF_CALL(sched_agree(l->team_comm, st));
-  t->d.vox = p->vox_index + u->vox0 + t->v0, t->d.nv = vn;
-  st = unit_load_responses(p, u, rg, &t->d);
+  return sched_agree(l->team_comm, st);
+}
+
+/* Reads and prepares this rank's voxels. */
+static vf_status load_responses(const sched_plan *p, const sched_unit *u, const cfg_ridge *rg,
+                                const sched_layout *l, team_unit *t) {
+  vf_status st = unit_load_responses(p, u, rg, &t->d);
   if (!st) st = unit_reorder(&t->d, t->d.Ytr, t->d.nv);
   return sched_agree(l->team_comm, st);
 }
@@ -80,17 +93,15 @@ static void to_grid(const sched_layout *l, double *a, long m, long n, long nb,
   la_dmat_copy(m, n, &S, 0, 0, B, 0, b0, l->row.ctxt);
 }
 
-/* The shares into the team's block-cyclic layout; the column copies are
- * dropped as soon as they are moved. */
-static vf_status distribute(const sched_plan *p, const cfg_ridge *rg, const sched_layout *l,
-                            team_unit *t) {
+/* The feature shares into the team's block-cyclic layout, factorised:
+ * the model of the unit's design. */
+static vf_status build_model(const sched_plan *p, const cfg_ridge *rg, const sched_layout *l,
+                             team_unit *t, ridge_team_model **M) {
   unit_data *d = &t->d;
   long pd = t->P * rg->n_delays, fn = d->p;
   int nb = p->site.team_block;
   vf_status st = la_dmat_create(&l->grid, d->ntr, pd, nb, &t->X);
   if (!st) st = la_dmat_create(&l->grid, d->nte, pd, nb, &t->Xte);
-  if (!st) st = la_dmat_create(&l->grid, d->ntr, t->V, nb, &t->Y);
-  if (!st) st = la_dmat_create(&l->grid, d->nte, t->V, nb, &t->Yte);
   VF_CALL(sched_agree(l->team_comm, st));
   /* delay k of base column j is column k * P + j (ridge_delay's order) */
   for (int k = 0; k < rg->n_delays; k++) {
@@ -98,6 +109,19 @@ static vf_status distribute(const sched_plan *p, const cfg_ridge *rg, const sche
     to_grid(l, d->Xte + (size_t)k * fn * d->nte, d->nte, t->P, t->fb, &t->Xte, k * t->P);
   }
   vf_free(&d->Xtr), vf_free(&d->Xte);
+  ridge_opts o = unit_opts(rg);
+  st = ridge_team_model_create(&t->X, d->start, d->k, &t->Xte, &o, M);
+  la_dmat_destroy(&t->X), la_dmat_destroy(&t->Xte);
+  return sched_agree(l->team_comm, st);
+}
+
+/* The response shares into the team's block-cyclic layout. */
+static vf_status distribute(const sched_plan *p, const sched_layout *l, team_unit *t) {
+  unit_data *d = &t->d;
+  int nb = p->site.team_block;
+  vf_status st = la_dmat_create(&l->grid, d->ntr, t->V, nb, &t->Y);
+  if (!st) st = la_dmat_create(&l->grid, d->nte, t->V, nb, &t->Yte);
+  VF_CALL(sched_agree(l->team_comm, st));
   to_grid(l, d->Ytr, d->ntr, t->V, t->vb, &t->Y, 0);
   to_grid(l, d->Yte, d->nte, t->V, t->vb, &t->Yte, 0);
   vf_free(&d->Ytr);
@@ -105,7 +129,7 @@ static vf_status distribute(const sched_plan *p, const cfg_ridge *rg, const sche
 }
 
 static vf_status fit(const sched_plan *p, const cfg_ridge *rg, const sched_layout *l,
-                     team_unit *t, int want_pred) {
+                     const ridge_team_model *M, team_unit *t, int want_pred) {
   long V = t->V;
   int m = rg->n_lambdas;
   vf_status st = vf_calloc((size_t)V + 1, 1, "voxel mask", &t->valid);
@@ -121,8 +145,8 @@ static vf_status fit(const sched_plan *p, const cfg_ridge *rg, const sched_layou
   ridge_opts o = unit_opts(rg);
   ridge_team_result res = {t->best, t->cvb, t->tr, t->tr2, t->cv, want_pred ? &t->Pred : NULL,
                            p->weight_len ? &t->W : NULL, 0};
-  st = ridge_team_fit(&t->X, &t->Y, t->d.start, t->d.k, &t->Xte, &t->Yte, t->valid, &o, &res);
-  la_dmat_destroy(&t->X), la_dmat_destroy(&t->Y);
+  st = ridge_team_model_fit(M, &t->Y, &t->Yte, t->valid, &o, &res);
+  la_dmat_destroy(&t->Y), la_dmat_destroy(&t->Yte);
   return sched_agree(l->team_comm, st);
 }
 
@@ -203,17 +227,37 @@ static void results(const team_unit *t, int m, sched_unit_out *out) {
     out->cv_scores[i] = (float)(t->valid[i / m] ? t->cv[i] : NAN);
 }
 
+/* The design's model: the cached one, or built now (every rank of the
+ * team holds the same cache, so they agree). */
+static vf_status get_model(const sched_plan *p, const sched_unit *u, const cfg_ridge *rg,
+                           const sched_layout *l, sched_cache *c, team_unit *t,
+                           ridge_team_model **M, int *built) {
+  *M = unit_cache_team(c, u->design);
+  int have = *M != NULL, all = 0;
+  MPI_Allreduce(&have, &all, 1, MPI_INT, MPI_MIN, l->team_comm);
+  *built = !all;
+  if (all) return VF_OK;
+  unit_cache_set_team(c, -1, NULL);
+  VF_CALL(load_features(p, u, rg, l, t));
+  VF_CALL(build_model(p, rg, l, t, M));
+  unit_cache_set_team(c, u->design, *M);
+  return VF_OK;
+}
+
 static vf_status run(const sched_plan *p, const sched_unit *u, const sched_layout *l,
-                     team_unit *t, sched_unit_out *out) {
+                     sched_cache *c, team_unit *t, sched_unit_out *out, int *built) {
   const cfg_ridge *rg = &p->points[u->sweep].ridge;
   int want_pred = p->job->stats.permutations > 0 || p->job->stats.save_predictions;
+  ridge_team_model *M = NULL;
   if (rg->precision == CFG_PREC_SINGLE)
     return vf_error(VF_E_INPUT, "unit needs a team of %d ranks, and teams fit in double "
                     "precision only; set ridge.precision: double, or give ranks more memory",
                     l->team_size);
-  VF_CALL(load_shares(p, u, rg, l, t));
-  VF_CALL(distribute(p, rg, l, t));
-  VF_CALL(fit(p, rg, l, t, want_pred));
+  VF_CALL(prepare(p, u, rg, l, t));
+  VF_CALL(get_model(p, u, rg, l, c, t, &M, built));
+  VF_CALL(load_responses(p, u, rg, l, t));
+  VF_CALL(distribute(p, l, t));
+  VF_CALL(fit(p, rg, l, M, t, want_pred));
   voxel_counts(t, l, 1);
   VF_CALL(statistics(p, l, t, out));
   if (p->weight_len) VF_CALL(weights(p, l, t, u, out));
@@ -222,17 +266,18 @@ static vf_status run(const sched_plan *p, const sched_unit *u, const sched_layou
 }
 
 vf_status sched_team_unit_run(const sched_plan *p, int unit, const sched_layout *l,
-                              sched_unit_out *out) {
+                              sched_cache *cache, sched_unit_out *out) {
   const sched_unit *u = &p->units[unit];
   team_unit t;
+  int built = 0;
   memset(&t, 0, sizeof t);
   double t0 = vf_now();
   vf_error_clear();
-  vf_status st = sched_agree(l->team_comm, run(p, u, l, &t, out));
+  vf_status st = sched_agree(l->team_comm, run(p, u, l, cache, &t, out, &built));
   team_unit_free(&t);
   if (st == VF_E_INTERNAL || !out) return st == VF_E_INTERNAL ? st : VF_OK;
   out->seconds = vf_now() - t0;
-  out->status = 1, out->factorised = 1;
+  out->status = 1, out->factorised = built;
   if (st != VF_OK) {
     unit_mark_failed(out, vf_error_message(), p->points[u->sweep].ridge.n_lambdas);
     vf_log(VF_LOG_WARN, "unit %d (%s x %s, voxels %ld..%ld, team of %d) failed: %s", unit,

@@ -282,7 +282,18 @@ struct sched_cache {
   size_t limit;
   unsigned long clock;
   char dir[CFG_PATH_LEN + 16]; /* where models are published; "" = nowhere */
+  ridge_team_model *team;      /* a team's last design, this rank's share */
+  int team_design;
 };
+
+ridge_team_model *unit_cache_team(sched_cache *c, int design) {
+  return c->team && c->team_design == design ? c->team : NULL;
+}
+
+void unit_cache_set_team(sched_cache *c, int design, ridge_team_model *M) {
+  ridge_team_model_destroy(&c->team);
+  c->team = M, c->team_design = design;
+}
 
 void sched_cache_set_dir(sched_cache *c, const char *dir) {
   snprintf(c->dir, sizeof c->dir, "%s", dir);
@@ -309,6 +320,7 @@ vf_status sched_cache_create(const sched_plan *p, sched_cache **out) {
 void sched_cache_destroy(sched_cache **c) {
   if (!c || !*c) return;
   for (int i = 0; i < CACHE_SLOTS; i++) entry_clear(&(*c)->e[i]);
+  ridge_team_model_destroy(&(*c)->team);
   vf_free(c);
 }
 

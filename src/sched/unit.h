@@ -39,5 +39,9 @@ ridge_opts unit_opts(const cfg_ridge *rg);
 vf_status unit_test_statistics(const sched_plan *p, const unit_data *d, const double *pred,
                                sched_unit_out *o);
 void unit_mark_failed(sched_unit_out *o, const char *why, int m);
+/* A team keeps its last design's factorisations (ridge_team_model): the
+ * cache's, for design, or NULL; set replaces (and destroys) the one held. */
+ridge_team_model *unit_cache_team(sched_cache *c, int design);
+void unit_cache_set_team(sched_cache *c, int design, ridge_team_model *M);
 
 #endif
