@@ -480,6 +480,7 @@ vf_status sched_run(MPI_Comm comm, sched_plan *p, const sched_run_opts *opt,
   io_results_layout L;
   memset(stats, 0, sizeof *stats);
   memset(&m, 0, sizeof m);
+  memset(&L, 0, sizeof L);
   MPI_Comm_rank(comm, &x.rank);
   MPI_Comm_size(comm, &x.size);
   proto_catch_signals();

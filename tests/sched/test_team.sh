@@ -1,0 +1,158 @@
+#!/bin/sh
+# ranks: 2 3 4 5
+# Teams from outside: units fitted by teams of ranks with ScaLAPACK give the
+# single-rank results. The reference is a 2-rank run (master + one worker)
+# of a small shortclips-like study with everything on (leave-one-run-out,
+# FIR delays 1..4, per-run standardisation, weights, CV curves, 200
+# permutations, saved predictions; n > p). The same job on a team of 2
+# (grids 1x2 and 2x1, 3 ranks) and of 4 (2x2, 5 ranks) with a block size
+# that divides none of the sizes; a 4-rank job where the site's memory per
+# rank sends the largest ROIs to a team of 2 and the rest to a single-rank
+# worker; a dual study (p > n) on a team of 2. Every result variable within
+# 1e-10 (float32 variables: within float rounding), the same chosen
+# lambdas, each design factorised once. A NaN in a feature column that only
+# the team's second rank reads makes that variant's units fail with the
+# file and variable named, and the job ends (exit 1) without a hang. plan
+# reports the teams and the per-rank memory, and refuses what no team
+# holds.
+# usage: sh tests/sched/test_team.sh BUILD_DIR
+BUILD=${1:?usage: test_team.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+. "$(dirname "$0")/../lib.sh"
+TEST=team
+
+if [ ! -x "$VOXFIT" ]; then
+  echo "FAIL $TEST: no $VOXFIT (build it first)"
+  exit 1
+fi
+mktmp
+T=$TMP
+D=$T/sc
+x 1 gen --preset shortclips --scale 0.02 --subjects 2 --out "$D" --seed 3
+ok "$rc" "gen shortclips --scale 0.02 exits 0"
+
+# four variants, everything on
+"$PY" - "$D/job.yaml" "$D/rich.yaml" <<'PY'
+import sys
+s = open(sys.argv[1]).read().split("\n")
+out, nv, skip = [], 0, False
+for l in s:
+    if l.startswith("  - {id: ") and "features" in l:
+        nv += 1
+        if nv > 4: continue
+    if l.startswith("pairs:"): skip = True
+    if not skip: out.append(l)
+s = "\n".join(out).replace("  delays: [1, 2, 3, 4]", "  delays: [1, 2, 3, 4]\n"
+    "  standardize: {per_run: true}\n  save_weights: true\n  save_cv_scores: true")
+s = s.replace("output: results.nc", "output: ref.nc")
+s += "\npairs:\n  - [mm-vis-l1, uni-vis-l1]\nstats:\n  permutations: 200\n  save_predictions: true\n"
+open(sys.argv[2], "w").write(s)
+PY
+grep -q "leave-one-run-out" "$D/rich.yaml"
+ok $? "the job uses leave-one-run-out"
+
+# same REF OUT: every variable of OUT equals REF's (doubles 1e-10, floats
+# to float rounding, strings exactly), and OUT is complete
+same_all() {
+  "$PY" - "$1" "$2" <<'PY' >"$T/cmp" 2>&1
+import sys, netCDF4, numpy as np
+a, b = (netCDF4.Dataset(p) for p in sys.argv[1:3])
+for d in (a, b): d.set_auto_mask(False)
+bad = []
+for v in a.variables:
+    if v == "unit_seconds": continue
+    x, y = a[v][:], b[v][:]
+    if x.dtype.kind in "SU":
+        ok = (x == y).all()
+    else:
+        f32 = x.dtype == np.float32
+        x, y = x.astype(float), y.astype(float)
+        tol = dict(rtol=2e-6, atol=1e-6) if f32 else dict(rtol=0, atol=1e-10)
+        ok = x.shape == y.shape and np.allclose(x, y, equal_nan=True, **tol)
+    if not ok: bad.append(v)
+if int(b.getncattr("complete")) != 1: bad.append("complete")
+if not (b["unit_status"][:] == 1).all(): bad.append("unit_status")
+print(" ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+}
+
+cd "$D" || exit 1
+x 2 run rich.yaml
+ok "$rc" "reference run on 2 ranks exits 0 (got $rc)"
+
+# team RANKS SIZE ROWS NAME: the job on teams of SIZE with ROWS process rows
+team() {
+  printf 'team_size: %s\nteam_rows: %s\nteam_block: 8\n' "$2" "$3" >"$T/team.yaml"
+  sed "s/^output: .*/output: $4.nc/" rich.yaml >"$4.yaml"
+  x "$1" run "$4.yaml" --config "$T/team.yaml"
+  ok "$rc" "$4: $1 ranks, team of $2 on $3 rows, exits 0 (got $rc)"
+  has "teams: 1 team of $2 ranks (grid ${3}x$(($2 / $3))"
+  ok $? "$4: the run reports its team and grid"
+  has "4 factorisations for 4 designs"
+  ok $? "$4: each design factorised once by the team"
+  same_all ref.nc "$4.nc"
+  ok $? "$4: every result equals the single-rank run: $(cat "$T/cmp")"
+}
+team 3 2 1 t2x1x2
+team 3 2 2 t2x2x1
+team 5 4 2 t4x2x2
+
+# mixed: the largest ROIs need a team (memory), the rest go to a single worker
+printf 'memory_per_rank_gib: 0.0017\nteam_block: 8\n' >"$T/mix.yaml"
+sed "s/^output: .*/output: mix.nc/" rich.yaml >mix.yaml
+x 4 plan mix.yaml --ranks 4 --config "$T/mix.yaml" --units
+ok "$rc" "plan of the mixed job exits 0 (got $rc)"
+has "teams: 1 team of 2 ranks (grid 1x2, block 8) for [1-9][0-9]* of 80 units, 1 single-rank worker"
+ok $? "plan: one team of 2 for some units, one single-rank worker"
+has "team units: working memory up to [0-9.e-]* GiB per rank on teams of 2"
+ok $? "plan: the per-rank memory of team units"
+x 4 run mix.yaml --config "$T/mix.yaml"
+ok "$rc" "mixed run on 4 ranks exits 0 (got $rc)"
+same_all ref.nc mix.nc
+ok $? "mixed: every result equals the single-rank run: $(cat "$T/cmp")"
+x 1 plan mix.yaml --ranks 1 --config "$T/mix.yaml"
+[ "$rc" = 2 ] && has "needs [0-9.e-]* GiB but a rank has" && has "mix.yaml"
+ok $? "plan on 1 rank refuses what needs a team, naming the site file (got $rc)"
+printf 'team_size: 4\n' >"$T/big.yaml"
+x 3 run rich.yaml --config "$T/big.yaml"
+[ "$rc" = 2 ] && has "team_size 4" && has "at least 5 ranks"
+ok $? "team_size larger than the workers: exit 2 and how many ranks it needs (got $rc)"
+
+# a NaN in the last feature column: only the team's second rank reads it
+cp features.nc feat_nan.nc
+"$PY" -c "
+import netCDF4
+d = netCDF4.Dataset('feat_nan.nc', 'a'); v = d['mm_visual_l1']; x = v[:]
+x[5, x.shape[1] - 1] = float('nan'); v[:] = x; d.close()"
+sed "s/^output: .*/output: nan.nc/; s/features: features.nc/features: feat_nan.nc/" rich.yaml >nan.yaml
+printf 'team_size: 2\nteam_block: 8\n' >"$T/t2.yaml"
+x 3 run nan.yaml --config "$T/t2.yaml"
+[ "$rc" = 1 ] && has "feat_nan.nc: variable 'mm_visual_l1' has 1 NaN"
+ok $? "a NaN read by one team rank: the units fail naming file and variable, exit 1 (got $rc)"
+"$PY" - <<'PY' >"$T/cmp" 2>&1
+import netCDF4, numpy as np
+d = netCDF4.Dataset("nan.nc"); d.set_auto_mask(False)
+st = d["unit_status"][:]; var = d["unit_variant"][:]
+ok = (st[var == 0] == 2).all() and (st[var != 0] == 1).all()
+print(int((st == 2).sum()), "failed,", int((st == 1).sum()), "done")
+raise SystemExit(0 if ok else 1)
+PY
+ok $? "only that variant's units failed: $(cat "$T/cmp")"
+
+# dual (p > n): the demo study with 5 delays, 320 columns for 240 rows
+cd "$T" || exit 1
+x 1 gen --preset demo --out "$T/demo" --seed 5
+sed 's/^output: .*/output: dref.nc/; s/  delays: \[0\]/  delays: [0, 1, 2, 3, 4]\n  save_weights: true/' \
+  "$T/demo/job.yaml" >"$T/demo/dual.yaml"
+printf 'stats:\n  permutations: 100\n' >>"$T/demo/dual.yaml"
+x 2 run "$T/demo/dual.yaml"
+ok "$rc" "dual reference exits 0 (got $rc)"
+sed 's/^output: .*/output: dteam.nc/' "$T/demo/dual.yaml" >"$T/demo/dual_t.yaml"
+printf 'team_size: 2\nteam_rows: 2\nteam_block: 16\n' >"$T/t21.yaml"
+x 3 run "$T/demo/dual_t.yaml" --config "$T/t21.yaml"
+ok "$rc" "dual on a team of 2 (2x1) exits 0 (got $rc)"
+same_all "$T/demo/dref.nc" "$T/demo/dteam.nc"
+ok $? "dual: every result equals the single-rank run: $(cat "$T/cmp")"
+
+finish
