@@ -88,11 +88,16 @@ check-san: tests
 BENCH_BIN = $(BUILD)/tests/bench/bench_ridge
 BENCH_ARGS ?=
 .PHONY: bench
-bench: $(LIB) $(BENCH_BIN) $(BIN)
+bench: $(LIB) $(BENCH_BIN) $(BIN) $(BUILD)/tests/bench/bench_team
 	@sh tests/bench/bench.sh $(BUILD) $(BENCH_ARGS)
 	@sh tests/bench/bench_batch.sh $(BUILD) $(BATCH_SCALE)
+	@sh tests/bench/bench_team.sh $(BUILD) $(TEAM_ARGS)
 
 # The batch system alone (god preset at BATCH_SCALE, default 0.4).
+.PHONY: bench-team
+bench-team: $(BUILD)/tests/bench/bench_team
+	@sh tests/bench/bench_team.sh $(BUILD) $(TEAM_ARGS)
+
 .PHONY: bench-batch
 bench-batch: $(BIN)
 	@sh tests/bench/bench_batch.sh $(BUILD) $(BATCH_SCALE)

@@ -2,6 +2,9 @@
 #include <math.h>
 #include <stddef.h>
 
+#include <string.h>
+
+#include "voxfit/linalg.h"
 #include "choose.h"
 
 /* The index of the best score; scores within RIDGE_TIE of the best are
@@ -40,4 +43,46 @@ void ridge_choose(const double *cv, int m, long v, const unsigned char *valid,
     }
     best[c] = per_voxel ? argbest(cv + (size_t)c * m, m) : shared;
   }
+}
+
+/* Normalised filter matrix G (m x r, column-major) and its row norms. */
+static void filter_matrix(const double *s, long r, const double *lam, int m, double *G,
+                          double *norm) {
+  for (int j = 0; j < m; j++) {
+    double ss = 0;
+    for (long i = 0; i < r; i++) {
+      double f = s[i] / (s[i] * s[i] + lam[j]);
+      G[i * m + j] = f;
+      ss += f * f;
+    }
+    norm[j] = sqrt(ss);
+    for (long i = 0; i < r; i++) G[i * m + j] /= norm[j] > 0 ? norm[j] : 1;
+  }
+}
+
+vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, double tol,
+                             int *q, double **A, double **Vt) {
+  vf_status st = VF_OK;
+  long k = m < r ? m : r;
+  double *G = NULL, *U = NULL, *S = NULL, *V = NULL, *norm = NULL;
+  *A = *Vt = NULL;
+  VF_TRY(vf_calloc((size_t)m * r, sizeof(double), "filter matrix", &G));
+  VF_TRY(vf_calloc((size_t)m * k, sizeof(double), "filter basis", &U));
+  VF_TRY(vf_calloc((size_t)k, sizeof(double), "filter spectrum", &S));
+  VF_TRY(vf_calloc((size_t)k * r, sizeof(double), "filter basis", &V));
+  VF_TRY(vf_calloc((size_t)m, sizeof(double), "filter norms", &norm));
+  filter_matrix(s, r, lam, m, G, norm);
+  VF_TRY(la_dsvd(G, m, r, U, S, V));
+  *q = 1;
+  while (*q < k && S[*q] > tol * S[0]) (*q)++;
+  VF_TRY(vf_calloc((size_t)m * *q, sizeof(double), "filter weights", A));
+  VF_TRY(vf_calloc((size_t)r * *q, sizeof(double), "filter basis", Vt));
+  for (int j = 0; j < m; j++)
+    for (int t = 0; t < *q; t++) (*A)[j * *q + t] = norm[j] * U[t * m + j] * S[t];
+  for (long i = 0; i < r; i++)
+    for (int t = 0; t < *q; t++) (*Vt)[i * *q + t] = V[i * k + t];
+fail:
+  vf_free(&G), vf_free(&U), vf_free(&S), vf_free(&V), vf_free(&norm);
+  if (st) vf_free(A), vf_free(Vt);
+  return st;
 }

@@ -1,6 +1,6 @@
-/* Internal to src/ridge: the choice of lambda from CV scores, shared by
- * the single-rank fit (cv.inc) and the team fit (team.c) so both break
- * ties the same way. */
+/* Internal to src/ridge: what the single-rank fit (cv.inc) and the team
+ * fit (team.c) share, so both choose lambdas, break ties and score
+ * through the same algebra. */
 #ifndef VOXFIT_RIDGE_CHOOSE_H
 #define VOXFIT_RIDGE_CHOOSE_H
 
@@ -9,5 +9,15 @@
  * voxels (valid[j] == 0; valid may be NULL). */
 void ridge_choose(const double *cv, int m, long v, const unsigned char *valid,
                   int per_voxel, int *best);
+
+/* The filter matrix of a fold, F[j][i] = s_i / (s_i^2 + lambda_j) (m x r),
+ * has low numerical rank: with its rows normalised, F_j = norm_j sum_t
+ * U_jt S_t V_t (thin SVD), so every lambda's predictions are combinations
+ * of q <= m basis predictions, basis t filtering component i by
+ * Vt[i * q + t]. Components below tol of the largest are dropped. Gives
+ * q, A (m x q: A[j * q + t] = norm_j U_jt S_t) and Vt (r x q), both
+ * allocated here. */
+vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, double tol,
+                             int *q, double **A, double **Vt);
 
 #endif

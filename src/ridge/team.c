@@ -132,19 +132,6 @@ fail:
   return st;
 }
 
-/* UtY = U^T Y[training rows]: the fold's rows of U are [0, a) and [a, nf),
- * Y's [0, a) and [b, ntr). */
-static void project(const tfact *F, const la_dmat *Y, long a, long b, la_dmat *UtY) {
-  long ntr = Y->m, v = Y->n;
-  double beta = 0;
-  if (a > 0) {
-    la_dmat_gemm('T', 'N', F->r, v, a, 1, &F->U, 0, 0, Y, 0, 0, 0, UtY, 0, 0);
-    beta = 1;
-  }
-  if (ntr - b > 0)
-    la_dmat_gemm('T', 'N', F->r, v, ntr - b, 1, &F->U, a, 0, Y, b, 0, beta, UtY, 0, 0);
-}
-
 /* Sums over the grid's rows of q values per local column (buf: q x nloc);
  * every process of a grid column holds the same columns. */
 static void col_sum(const la_dmat *M, double *buf, int q) {
@@ -215,59 +202,183 @@ static void score_cols(const la_dmat *P, const la_dmat *Y, scorer *s,
   }
 }
 
-/* Working matrices of one fold's scoring. */
-typedef struct {
-  la_dmat UtY, Yev, P, XVs;
-  scorer sc;
-  double *score;
-} fold_work;
+/* ---- CV scores: the low-rank filter basis, block by block ----------- */
 
-static void fold_work_free(fold_work *w) {
-  la_dmat_destroy(&w->UtY), la_dmat_destroy(&w->Yev), la_dmat_destroy(&w->P);
-  la_dmat_destroy(&w->XVs);
-  scorer_free(&w->sc);
-  vf_free(&w->score);
+/* Voxels are scored in blocks of a multiple of nb x npcol columns, so a
+ * block's local columns are a contiguous run of the full matrix's
+ * (starting at c0 / npcol) and its working matrices stay small. */
+static long block_cols(const la_dmat *Y) {
+  long cyc = (long)Y->nb * Y->g.npcol, w = (2048 + cyc - 1) / cyc * cyc;
+  return w < Y->n ? w : Y->n;
 }
 
-static vf_status fold_work_make(const tfact *F, const la_dmat *Y, fold_work *w) {
+/* One fold's basis: every lambda's held-out predictions are combinations
+ * (A) of q basis predictions XV diag(Vt[:, t]) U^T Y, as in cv.inc. */
+typedef struct {
+  int q;
+  double *A, *Vt; /* m x q, r x q */
+  la_dmat *XVB;   /* q matrices nev x r: XV scaled by basis t */
+  la_dmat UtY, Yev, *M; /* r x w, nev x w, q x (nev x w) */
+  double *sum, *cross; /* (q + 1) x nloc, (q + 1)(q + 2) / 2 x nloc */
+  double *work;        /* mloc x (q + 1): one column's centred basis and y */
+} fold_basis;
+
+static void fold_basis_free(fold_basis *B, int m) {
+  for (int t = 0; B->XVB && t < m; t++) la_dmat_destroy(&B->XVB[t]);
+  for (int t = 0; B->M && t < m; t++) la_dmat_destroy(&B->M[t]);
+  vf_free(&B->XVB), vf_free(&B->M), vf_free(&B->A), vf_free(&B->Vt);
+  la_dmat_destroy(&B->UtY), la_dmat_destroy(&B->Yev);
+  vf_free(&B->sum), vf_free(&B->cross), vf_free(&B->work);
+}
+
+/* Buffers for every fold at once (their largest nev and r, q <= m), so
+ * the folds reuse them: only the descriptors change from fold to fold. */
+static vf_status fold_basis_alloc(long nev, long r, const la_dmat *Y, int m, fold_basis *B) {
   const la_grid *g = &Y->g;
-  long v = Y->n;
-  vf_status st = la_dmat_create(g, F->r, v, Y->nb, &w->UtY);
-  if (!st) st = la_dmat_create(g, F->nev, v, Y->nb, &w->Yev);
-  if (!st) st = la_dmat_create(g, F->nev, v, Y->nb, &w->P);
-  if (!st) st = la_dmat_create(g, F->nev, F->r, Y->nb, &w->XVs);
-  if (!st) st = vf_calloc((size_t)w->P.nloc + 1, sizeof(double), "scores", &w->score);
+  long w = block_cols(Y);
+  int nq = (m + 1) * (m + 2) / 2;
+  memset(B, 0, sizeof *B);
+  B->q = m; /* for fold_basis_free */
+  vf_status st = vf_calloc((size_t)m, sizeof(la_dmat), "basis features", &B->XVB);
+  if (!st) st = vf_calloc((size_t)m, sizeof(la_dmat), "basis predictions", &B->M);
+  for (int t = 0; t < m && !st; t++) st = la_dmat_create(g, nev, r, Y->nb, &B->XVB[t]);
+  for (int t = 0; t < m && !st; t++) st = la_dmat_create(g, nev, w, Y->nb, &B->M[t]);
+  if (!st) st = la_dmat_create(g, r, w, Y->nb, &B->UtY);
+  if (!st) st = la_dmat_create(g, nev, w, Y->nb, &B->Yev);
+  if (!st) st = vf_calloc((size_t)(m + 1) * (B->Yev.nloc + 1), sizeof(double), "sums", &B->sum);
+  if (!st) st = vf_calloc((size_t)nq * (B->Yev.nloc + 1), sizeof(double), "sums", &B->cross);
+  if (!st) st = vf_calloc((size_t)(m + 1) * (B->Yev.mloc + 1), sizeof(double), "sums", &B->work);
   return team_agree(g, st);
 }
 
-/* Adds the fold's share (1/k) of every lambda's score to cvl (m x nloc:
- * the local columns of Y). */
-static vf_status fold_scores(const tfact *F, const la_dmat *Y, long a, long b,
-                             int k, const ridge_opts *o, double *cvl) {
-  fold_work w;
-  int m = o->n_lambdas;
-  memset(&w, 0, sizeof w);
-  double *f = NULL;
-  vf_status st;
-  VF_TRY(fold_work_make(F, Y, &w));
-  VF_TRY(team_agree(&Y->g, vf_calloc((size_t)F->r, sizeof(double), "filter factors", &f)));
-  la_dmat_copy(F->nev, Y->n, Y, a, 0, &w.Yev, 0, 0, Y->g.ctxt);
-  VF_TRY(team_agree(&Y->g, scorer_make(&w.Yev, &w.sc)));
-  project(F, Y, a, b, &w.UtY);
-  for (int j = 0; j < m; j++) {
-    for (long t = 0; t < F->r; t++)
-      f[t] = F->s[t] / (F->s[t] * F->s[t] + o->lambdas[j]);
-    memcpy(w.XVs.a, F->XV.a, sizeof(double) * (size_t)F->XV.desc[8] * F->XV.nloc);
-    scale_cols(&w.XVs, f);
-    la_dmat_gemm('N', 'N', F->nev, Y->n, F->r, 1, &w.XVs, 0, 0, &w.UtY, 0, 0, 0, &w.P,
-                 0, 0);
-    score_cols(&w.P, &w.Yev, &w.sc, o->score, w.score);
-    for (int c = 0; c < w.P.nloc; c++) cvl[(size_t)c * m + j] += w.score[c] / k;
+/* A to m x n in its own buffer (large enough: made for the largest). */
+static void redescribe(la_dmat *A, long m, long n) {
+  double *a = A->a;
+  la_grid g = A->g;
+  la_dmat_describe(&g, m, n, A->nb, A);
+  A->a = a;
+}
+
+/* Fold F's filter basis, and the basis features XV diag(Vt[:, t]). */
+static vf_status fold_basis_set(const tfact *F, const la_dmat *Y, const ridge_opts *o,
+                                fold_basis *B) {
+  long w = block_cols(Y);
+  int m = o->n_lambdas, q;
+  vf_free(&B->A), vf_free(&B->Vt);
+  vf_status st = ridge_filter_basis(F->s, F->r, o->lambdas, m, 1e-13, &q, &B->A, &B->Vt);
+  VF_CALL(team_agree(&Y->g, st));
+  B->q = q;
+  for (int t = 0; t < m; t++) redescribe(&B->XVB[t], F->nev, F->r), redescribe(&B->M[t], F->nev, w);
+  redescribe(&B->UtY, F->r, w), redescribe(&B->Yev, F->nev, w);
+  for (int t = 0; t < q; t++) {
+    la_dmat *X = &B->XVB[t];
+    memcpy(X->a, F->XV.a, sizeof(double) * (size_t)F->XV.desc[8] * F->XV.nloc);
+    for (int j = 0; j < X->nloc; j++) {
+      double c = B->Vt[la_dmat_gcol(X, j) * q + t], *col = col_ptr(X, j);
+      for (int i = 0; i < X->mloc; i++) col[i] *= c;
+    }
   }
-fail:
-  fold_work_free(&w);
-  vf_free(&f);
-  return st;
+  return VF_OK;
+}
+
+/* Per local column of a block (wl of them): sums of the q basis
+ * predictions and of y, then, from the centred columns [M_1 .. M_q, y],
+ * their Gram matrix (one syrk: the basis's Gram matrix, the cross
+ * products c_t and syy), each summed over the grid's rows. Returns them in
+ * B->sum and B->cross (packed lower, (q + 1)(q + 2) / 2 per column). */
+static void basis_sums(fold_basis *B, int wl, long nev, double *work) {
+  int q = B->q, ns = q + 1, nc = ns * (ns + 1) / 2, ml = B->Yev.mloc;
+  double S[ns * ns];
+  for (int j = 0; j < wl; j++) {
+    double *s = B->sum + (size_t)j * ns;
+    for (int t = 0; t < ns; t++) {
+      const double *c = t < q ? col_ptr(&B->M[t], j) : col_ptr(&B->Yev, j);
+      s[t] = 0;
+      for (int i = 0; i < ml; i++) s[t] += c[i];
+    }
+  }
+  if (B->Yev.g.nprow > 1 && wl > 0)
+    Cdgsum2d(B->Yev.g.ctxt, "Column", " ", ns, wl, B->sum, ns, -1, -1);
+  for (int j = 0; j < wl; j++) {
+    const double *s = B->sum + (size_t)j * ns;
+    double *x = B->cross + (size_t)j * nc;
+    for (int t = 0; t < ns; t++) {
+      const double *c = t < q ? col_ptr(&B->M[t], j) : col_ptr(&B->Yev, j);
+      double mu = s[t] / nev, *d = work + (size_t)t * ml;
+      for (int i = 0; i < ml; i++) d[i] = c[i] - mu;
+    }
+    la_dsyrk_t(ns, ml, 1, work, ml > 0 ? ml : 1, 0, S, ns);
+    for (int t = 0, at = 0; t < ns; t++)
+      for (int u = t; u < ns; u++) x[at++] = ml > 0 ? S[t * ns + u] : 0;
+  }
+  if (B->Yev.g.nprow > 1 && wl > 0)
+    Cdgsum2d(B->Yev.g.ctxt, "Column", " ", nc, wl, B->cross, nc, -1, -1);
+}
+
+/* Every lambda's score of local column j from its sums, as cv.inc's
+ * score_voxel: cov = a.c, var = a^T G a. */
+static void basis_scores(const fold_basis *B, int j, long nev, int m, ridge_score kind,
+                         double weight, double *cv) {
+  int q = B->q, ns = q + 1, nc = ns * (ns + 1) / 2;
+  const double *s = B->sum + (size_t)j * ns, *x = B->cross + (size_t)j * nc;
+  double G[ns * ns], my = s[q] / nev;
+  for (int t = 0, at = 0; t < ns; t++) /* unpack the lower triangle */
+    for (int u = t; u < ns; u++, at++) G[t * ns + u] = G[u * ns + t] = x[at];
+  double syy = G[q * ns + q];
+  for (int l = 0; l < m; l++) {
+    const double *a = B->A + (size_t)l * q;
+    double cov = 0, var = 0, mp = 0;
+    for (int t = 0; t < q; t++) {
+      double ga = 0;
+      for (int u = 0; u < q; u++) ga += G[t * ns + u] * a[u];
+      cov += a[t] * G[t * ns + q], var += a[t] * ga, mp += a[t] * s[t] / nev;
+    }
+    double score;
+    if (kind == RIDGE_SCORE_R2) {
+      double res = syy - 2 * cov + var + nev * (my - mp) * (my - mp);
+      score = syy > 0 ? 1.0 - res / syy : 0.0;
+    } else {
+      score = (var > 0 && syy > 0) ? cov / sqrt(var * syy) : 0.0;
+    }
+    cv[l] += weight * score;
+  }
+}
+
+/* UtY = U^T Y[training rows, c0 .. c0 + w): the fold's rows of U are
+ * [0, a) and [a, nf), Y's [0, a) and [b, ntr). */
+static void project_block(const tfact *F, const la_dmat *Y, long a, long b, long c0, long w,
+                          la_dmat *UtY) {
+  long ntr = Y->m;
+  double beta = 0;
+  if (a > 0) {
+    la_dmat_gemm('T', 'N', F->r, w, a, 1, &F->U, 0, 0, Y, 0, c0, 0, UtY, 0, 0);
+    beta = 1;
+  }
+  if (ntr - b > 0)
+    la_dmat_gemm('T', 'N', F->r, w, ntr - b, 1, &F->U, a, 0, Y, b, c0, beta, UtY, 0, 0);
+}
+
+/* Adds the fold's share (1/k) of every lambda's score to cvl (m x nloc:
+ * the local columns of Y): per block of voxels, the projection, q basis
+ * products, and the per-voxel sums. */
+static vf_status fold_scores(const tfact *F, const la_dmat *Y, long a, long b, int k,
+                             const ridge_opts *o, fold_basis *B, double *cvl) {
+  long w = block_cols(Y), nev = F->nev;
+  VF_CALL(fold_basis_set(F, Y, o, B));
+  for (long c0 = 0; c0 < Y->n; c0 += w) {
+    long wb = c0 + w <= Y->n ? w : Y->n - c0;
+    project_block(F, Y, a, b, c0, wb, &B->UtY);
+    la_dmat_copy(nev, wb, Y, a, c0, &B->Yev, 0, 0, Y->g.ctxt);
+    for (int t = 0; t < B->q; t++)
+      la_dmat_gemm('N', 'N', nev, wb, F->r, 1, &B->XVB[t], 0, 0, &B->UtY, 0, 0, 0, &B->M[t], 0, 0);
+    la_int iwb = (la_int)wb, inb = Y->nb, me = Y->g.mycol, zero = 0, np = Y->g.npcol;
+    int wl = numroc_(&iwb, &inb, &me, &zero, &np);
+    basis_sums(B, wl, nev, B->work);
+    long off = c0 / Y->g.npcol; /* the block's first local column */
+    for (int j = 0; j < wl; j++)
+      basis_scores(B, j, nev, o->n_lambdas, o->score, 1.0 / k, cvl + (size_t)(off + j) * o->n_lambdas);
+  }
+  return VF_OK;
 }
 
 /* Spreads per-local-column values (q x nloc of M's columns) into q x v
@@ -295,22 +406,33 @@ struct ridge_team_model {
 static vf_status cv_scores(const ridge_team_model *M, const la_dmat *Y, const ridge_opts *o,
                            double *cv) {
   double *cvl = NULL;
+  fold_basis B = {0};
+  long nev = 0, r = 0;
+  for (int f = 0; f < M->k; f++) {
+    if (M->folds[f].nev > nev) nev = M->folds[f].nev;
+    if (M->folds[f].r > r) r = M->folds[f].r;
+  }
   vf_status st = vf_calloc((size_t)o->n_lambdas * (Y->nloc + 1), sizeof(double),
                            "CV scores", &cvl);
   VF_TRY(team_agree(&Y->g, st));
+  VF_TRY(fold_basis_alloc(nev, r, Y, o->n_lambdas, &B));
   for (int f = 0; f < M->k; f++)
-    VF_TRY(fold_scores(&M->folds[f], Y, M->start[f], M->start[f + 1], M->k, o, cvl));
+    VF_TRY(fold_scores(&M->folds[f], Y, M->start[f], M->start[f + 1], M->k, o, &B, cvl));
   replicate(Y, cvl, o->n_lambdas, cv);
 fail:
+  fold_basis_free(&B, o->n_lambdas);
   vf_free(&cvl);
   return st;
 }
 
-/* UtY's column c times the filter of voxel c's lambda (masked: any). */
-static void filter_by_voxel(const tfact *F, const int *best, const ridge_opts *o,
-                            la_dmat *UtY) {
+/* UtY's columns j < wb (voxels c0 + j) times the filter of that voxel's lambda
+ * (masked: any). */
+static void filter_by_voxel(const tfact *F, const int *best, long c0, long wb,
+                            const ridge_opts *o, la_dmat *UtY) {
   for (int j = 0; j < UtY->nloc; j++) {
-    int bi = best[la_dmat_gcol(UtY, j)];
+    long c = la_dmat_gcol(UtY, j);
+    if (c >= wb) break; /* the last block is narrower */
+    int bi = best[c0 + c];
     double lam = o->lambdas[bi < 0 ? 0 : bi], *col = col_ptr(UtY, j);
     for (int i = 0; i < UtY->mloc; i++) {
       double s = F->s[la_dmat_grow(UtY, i)];
@@ -319,39 +441,49 @@ static void filter_by_voxel(const tfact *F, const int *best, const ridge_opts *o
   }
 }
 
-/* Refit on every training row with each voxel's lambda: test scores (on
- * every rank: tr is 2 x v, r then R^2), and on request the predictions
- * and weights. */
+/* Test scores of the predictions P (on every rank: tr is 2 x v, r then
+ * R^2). */
+static vf_status test_scores(const la_dmat *P, const la_dmat *Yte, double *tr) {
+  scorer sc = {0};
+  double *loc = NULL, *one = NULL;
+  vf_status st = vf_calloc(2 * ((size_t)P->nloc + 1), sizeof(double), "test scores", &loc);
+  if (!st) st = vf_calloc((size_t)P->nloc + 1, sizeof(double), "test scores", &one);
+  if (!st) st = scorer_make(Yte, &sc);
+  VF_TRY(team_agree(&P->g, st));
+  score_cols(P, Yte, &sc, RIDGE_SCORE_R, one);
+  for (int j = 0; j < P->nloc; j++) loc[2 * j] = one[j];
+  score_cols(P, Yte, &sc, RIDGE_SCORE_R2, one);
+  for (int j = 0; j < P->nloc; j++) loc[2 * j + 1] = one[j];
+  replicate(P, loc, 2, tr);
+fail:
+  scorer_free(&sc);
+  vf_free(&loc), vf_free(&one);
+  return st;
+}
+
+/* Refit on every training row with each voxel's lambda, block by block:
+ * test predictions, scores, and on request the weights. */
 static vf_status refit(const tfact *F, const la_dmat *Y, const la_dmat *Yte, const int *best,
                        const ridge_opts *o, double *tr, ridge_team_result *res) {
   const la_grid *g = &Y->g;
-  long ntr = Y->m, v = Y->n, nte = Yte->m, p = F->V.m;
+  long ntr = Y->m, v = Y->n, nte = Yte->m, p = F->V.m, w = block_cols(Y);
   la_dmat UtY = {0}, P = {0};
-  scorer sc = {0};
-  double *loc = NULL, *one = NULL;
-  vf_status st = la_dmat_create(g, F->r, v, Y->nb, &UtY);
+  vf_status st = la_dmat_create(g, F->r, w, Y->nb, &UtY);
   if (!st) st = la_dmat_create(g, nte, v, Y->nb, &P);
-  if (!st) st = vf_calloc(2 * ((size_t)P.nloc + 1), sizeof(double), "test scores", &loc);
-  if (!st) st = vf_calloc((size_t)P.nloc + 1, sizeof(double), "test scores", &one);
-  if (!st) st = scorer_make(Yte, &sc);
+  if (!st && res->weights) st = la_dmat_create(g, p, v, Y->nb, res->weights);
   VF_TRY(team_agree(g, st));
-  project(F, Y, ntr, ntr, &UtY);
-  filter_by_voxel(F, best, o, &UtY);
-  la_dmat_gemm('N', 'N', nte, v, F->r, 1, &F->XV, 0, 0, &UtY, 0, 0, 0, &P, 0, 0);
-  score_cols(&P, Yte, &sc, RIDGE_SCORE_R, one);
-  for (int j = 0; j < P.nloc; j++) loc[2 * j] = one[j];
-  score_cols(&P, Yte, &sc, RIDGE_SCORE_R2, one);
-  for (int j = 0; j < P.nloc; j++) loc[2 * j + 1] = one[j];
-  replicate(&P, loc, 2, tr);
-  if (res->weights) {
-    VF_TRY(team_agree(g, la_dmat_create(g, p, v, Y->nb, res->weights)));
-    la_dmat_gemm('N', 'N', p, v, F->r, 1, &F->V, 0, 0, &UtY, 0, 0, 0, res->weights, 0, 0);
+  for (long c0 = 0; c0 < v; c0 += w) {
+    long wb = c0 + w <= v ? w : v - c0;
+    project_block(F, Y, ntr, ntr, c0, wb, &UtY);
+    filter_by_voxel(F, best, c0, wb, o, &UtY);
+    la_dmat_gemm('N', 'N', nte, wb, F->r, 1, &F->XV, 0, 0, &UtY, 0, 0, 0, &P, 0, c0);
+    if (res->weights)
+      la_dmat_gemm('N', 'N', p, wb, F->r, 1, &F->V, 0, 0, &UtY, 0, 0, 0, res->weights, 0, c0);
   }
+  VF_TRY(test_scores(&P, Yte, tr));
   if (res->test_pred) *res->test_pred = P, P.a = NULL;
 fail:
   la_dmat_destroy(&UtY), la_dmat_destroy(&P);
-  scorer_free(&sc);
-  vf_free(&loc), vf_free(&one);
   return st;
 }
 

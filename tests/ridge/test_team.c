@@ -4,7 +4,8 @@
  * and weights within 1e-10, on every grid the rank count allows (1x1;
  * 1x2, 2x1; 2x2, 1x4, 4x1), with a block size that divides none of the
  * sizes: primal (n > p) and dual (p > n) shapes, rank-deficient features,
- * one voxel, a masked voxel, one lambda shared by all voxels, R^2. */
+ * one voxel, a masked voxel, one lambda shared by all voxels, R^2, and
+ * enough voxels for several scoring blocks. */
 #include "testutil.h"
 #include "voxfit/linalg.h"
 #include "voxfit/ridge.h"
@@ -70,7 +71,7 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc) {
   make(c, X, Y);
   long start[16];
   for (int f = 0; f <= c->k; f++) start[f] = ntr * f / c->k;
-  unsigned char valid[64];
+  unsigned char *valid = calloc(v, 1);
   for (long j = 0; j < v; j++) valid[j] = !(c->mask && j == 2);
   ridge_opts o = {lambdas, 10, c->r2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R, !c->shared, 0,
                   RIDGE_SOLVER_AUTO};
@@ -81,7 +82,8 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc) {
     memcpy(Xtr + j * ntr, X + j * n, sizeof(double) * ntr), memcpy(Xte + j * nte, X + j * n + ntr, sizeof(double) * nte);
   for (long j = 0; j < v; j++)
     memcpy(Ytr + j * ntr, Y + j * n, sizeof(double) * ntr), memcpy(Yte + j * nte, Y + j * n + ntr, sizeof(double) * nte);
-  double ref[4][64], got[4][64];
+  double *ref[4], *got[4];
+  for (int i = 0; i < 4; i++) ref[i] = calloc(v, sizeof(double)), got[i] = calloc(v, sizeof(double));
   double *rcv = calloc(10 * v, sizeof(double)), *gcv = calloc(10 * v, sizeof(double));
   double *rW = calloc(p * v, sizeof(double)), *rP = calloc(nte * v, sizeof(double));
   ridge_result rr = {ref[0], ref[1], ref[2], ref[3], rcv, rW, 0, rP};
@@ -121,7 +123,8 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc) {
   la_dmat_destroy(&dX), la_dmat_destroy(&dY), la_dmat_destroy(&dXte), la_dmat_destroy(&dYte);
   la_dmat_destroy(&P), la_dmat_destroy(&W);
   free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte);
-  free(rcv), free(gcv), free(rW), free(rP);
+  free(rcv), free(gcv), free(rW), free(rP), free(valid);
+  for (int i = 0; i < 4; i++) free(ref[i]), free(got[i]);
 }
 
 static const tcase cases[] = {
@@ -132,6 +135,7 @@ static const tcase cases[] = {
     {66, 15, 30, 9, 3, 0, 1, 0, 0, "masked voxel"},
     {66, 15, 30, 9, 3, 0, 0, 1, 0, "shared lambda"},
     {48, 14, 61, 10, 4, 0, 0, 0, 1, "R2, dual"},
+    {40, 11, 13, 4500, 4, 0, 0, 0, 0, "many voxels"},
 };
 
 int main(int argc, char **argv) {
