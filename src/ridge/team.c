@@ -204,11 +204,14 @@ static void score_cols(const la_dmat *P, const la_dmat *Y, scorer *s,
 
 /* ---- CV scores: the low-rank filter basis, block by block ----------- */
 
-/* Voxels are scored in blocks of a multiple of nb x npcol columns, so a
- * block's local columns are a contiguous run of the full matrix's
- * (starting at c0 / npcol) and its working matrices stay small. */
+/* Voxels are scored in blocks of about 2048 columns per process column,
+ * a multiple of nb x npcol, so a block's local columns are a contiguous
+ * run of the full matrix's (starting at c0 / npcol), its working matrices
+ * stay small, and the factors the products broadcast are sent once per
+ * block of 2048 x npcol voxels. */
 static long block_cols(const la_dmat *Y) {
-  long cyc = (long)Y->nb * Y->g.npcol, w = (2048 + cyc - 1) / cyc * cyc;
+  long cyc = (long)Y->nb * Y->g.npcol, want = 2048L * Y->g.npcol;
+  long w = (want + cyc - 1) / cyc * cyc;
   return w < Y->n ? w : Y->n;
 }
 
@@ -234,6 +237,7 @@ static void fold_basis_free(fold_basis *B, int m) {
 /* Buffers for every fold at once (their largest nev and r, q <= m), so
  * the folds reuse them: only the descriptors change from fold to fold. */
 static vf_status fold_basis_alloc(long nev, long r, const la_dmat *Y, int m, fold_basis *B) {
+  /* m: the largest basis of any fold */
   const la_grid *g = &Y->g;
   long w = block_cols(Y);
   int nq = (m + 1) * (m + 2) / 2;
@@ -263,12 +267,13 @@ static void redescribe(la_dmat *A, long m, long n) {
 static vf_status fold_basis_set(const tfact *F, const la_dmat *Y, const ridge_opts *o,
                                 fold_basis *B) {
   long w = block_cols(Y);
-  int m = o->n_lambdas, q;
+  int q;
   vf_free(&B->A), vf_free(&B->Vt);
-  vf_status st = ridge_filter_basis(F->s, F->r, o->lambdas, m, 1e-13, &q, &B->A, &B->Vt);
+  vf_status st = ridge_filter_basis(F->s, F->r, o->lambdas, o->n_lambdas, 1e-13, &q, &B->A,
+                                    &B->Vt);
   VF_CALL(team_agree(&Y->g, st));
   B->q = q;
-  for (int t = 0; t < m; t++) redescribe(&B->XVB[t], F->nev, F->r), redescribe(&B->M[t], F->nev, w);
+  for (int t = 0; t < q; t++) redescribe(&B->XVB[t], F->nev, F->r), redescribe(&B->M[t], F->nev, w);
   redescribe(&B->UtY, F->r, w), redescribe(&B->Yev, F->nev, w);
   for (int t = 0; t < q; t++) {
     la_dmat *X = &B->XVB[t];
@@ -412,15 +417,24 @@ static vf_status cv_scores(const ridge_team_model *M, const la_dmat *Y, const ri
     if (M->folds[f].nev > nev) nev = M->folds[f].nev;
     if (M->folds[f].r > r) r = M->folds[f].r;
   }
+  int qmax = 1;
   vf_status st = vf_calloc((size_t)o->n_lambdas * (Y->nloc + 1), sizeof(double),
                            "CV scores", &cvl);
+  for (int f = 0; f < M->k && st == VF_OK; f++) { /* the widest basis sizes the buffers */
+    double *A = NULL, *Vt = NULL;
+    int q = 0;
+    st = ridge_filter_basis(M->folds[f].s, M->folds[f].r, o->lambdas, o->n_lambdas, 1e-13, &q,
+                            &A, &Vt);
+    qmax = q > qmax ? q : qmax;
+    vf_free(&A), vf_free(&Vt);
+  }
   VF_TRY(team_agree(&Y->g, st));
-  VF_TRY(fold_basis_alloc(nev, r, Y, o->n_lambdas, &B));
+  VF_TRY(fold_basis_alloc(nev, r, Y, qmax, &B));
   for (int f = 0; f < M->k; f++)
     VF_TRY(fold_scores(&M->folds[f], Y, M->start[f], M->start[f + 1], M->k, o, &B, cvl));
   replicate(Y, cvl, o->n_lambdas, cv);
 fail:
-  fold_basis_free(&B, o->n_lambdas);
+  fold_basis_free(&B, qmax);
   vf_free(&cvl);
   return st;
 }

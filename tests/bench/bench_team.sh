@@ -15,16 +15,16 @@ B="$BUILD/tests/bench/bench_team"
 ARGS=${*:-"--ntr 2000 --p 1000 --v 8000 --nte 300 --folds 5"}
 OUT=$(mktemp /tmp/voxfit-bench-team.XXXXXX)
 trap 'rm -f "$OUT"' EXIT
-run() { # NP LABEL OPTIONS...
+run() { # NP LABEL OPTIONS... (BIND: mpirun's binding, default core)
   np=$1 label=$2
   shift 2
   # shellcheck disable=SC2086
-  mpirun -np "$np" "$B" $ARGS "$@" 2>&1 | sed -n "s/^RESULT /$label /p" >>"$OUT" ||
+  mpirun -np "$np" --bind-to "${BIND:-core}" "$B" $ARGS "$@" 2>&1 | sed -n "s/^RESULT /$label /p" >>"$OUT" ||
     echo "bench_team: $label failed"
 }
 echo "== team benchmark: one unit ($ARGS), 20 lambdas"
 run 1 single-1t --single --threads 1
-run 1 single-2t --single --threads 2
+BIND=none run 1 single-2t --single --threads 2
 run 1 team-1x1 --grid 1x1
 run 2 team-1x2 --grid 1x2
 run 2 team-2x1 --grid 2x1

@@ -53,7 +53,7 @@ ok $? "plan on 2 ranks: exit 0, the report printed once"
 # ---- --units ----------------------------------------------------------------
 x 1 plan "$JOB" --units
 ok "$rc" "--units: exit 0 (got $rc)"
-n=$(grep -c -E '^  [0-9]+ +base +sub-0[123] +(mm|uni)-vis-l[12] +[A-Z0-9]+ +[0-9]+ +[0-3] +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$T/out")
+n=$(grep -c -E '^  [0-9]+ +base +sub-0[123] +(mm|uni)-vis-l[12] +[A-Z0-9]+ +[0-9]+ +[0-3] +[0-9.]+ +[0-9.]+ +[0-9.]+ +1$' "$T/out")
 [ "$n" = 120 ]
 ok $? "--units lists 120 units (got $n)"
 miss=""
