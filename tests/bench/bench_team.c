@@ -101,7 +101,7 @@ static void reset_peak(void) {
  * the calls BLACS and the code use: point-to-point sends (exact), and
  * the payload of collectives (one copy of the data each call moves; the
  * algorithm's own traffic depends on the MPI library). */
-static double sent_p2p, sent_coll;
+static double sent_p2p, sent_coll, sent_create;
 
 static double bytes_of(int count, MPI_Datatype t) {
   int sz = 0;
@@ -211,6 +211,7 @@ static double run_team(const args *a, double *model_s, double *sent) {
   double s0 = sent_p2p + sent_coll, t0 = vf_now();
   vf_status st = ridge_team_model_create(&X, start, a->k, &Xte, &o, &M);
   *model_s = vf_now() - t0;
+  sent_create = sent_p2p + sent_coll - s0;
   if (!st) st = ridge_team_model_fit(M, &Y, &Yte, NULL, &o, &res);
   double t = vf_now() - t0;
   *sent = sent_p2p + sent_coll - s0;
@@ -241,6 +242,8 @@ int main(int argc, char **argv) {
   double coll = sent_coll - coll0, p2p = sent_p2p - p2p0;
   MPI_Allreduce(MPI_IN_PLACE, &coll, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   MPI_Allreduce(MPI_IN_PLACE, &p2p, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  double create_tot = sent_create;
+  MPI_Allreduce(MPI_IN_PLACE, &create_tot, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
   double rss = (double)vf_peak_rss(), mx[4] = {t, model_s, rss, sent}, mn = gemm, tot = sent;
   MPI_Allreduce(MPI_IN_PLACE, mx, 4, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   MPI_Allreduce(MPI_IN_PLACE, &mn, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
@@ -256,11 +259,12 @@ int main(int argc, char **argv) {
     printf("RESULT mode=%s ranks=%d grid=%dx%d nb=%d threads=%d ntr=%ld p=%ld v=%ld nte=%ld "
            "folds=%d time_s=%.3f factor_s=%.3f gflops=%.2f gemm_rank=%.2f eff=%.2f "
            "rss_max_mib=%.1f inputs_per_rank_mib=%.1f sent_max_mib=%s sent_total_mib=%.1f "
-           "p2p_max_mib=%.1f coll_max_mib=%.1f\n",
+           "p2p_max_mib=%.1f coll_max_mib=%.1f create_total_mib=%.1f fit_total_mib=%.1f\n",
            a.single ? "single" : "team", size, a.pr, a.pc, a.nb, a.threads, a.ntr, a.p, a.v,
            a.nte, a.k, mx[0], mx[1], F / mx[0] / 1e9, mn, F / mx[0] / 1e9 / (mn * size),
            mx[2] / 1048576.0, inputs / size / 1048576.0, sent_txt, tot < 0 ? 0 : tot / 1048576.0,
-           p2p / 1048576.0, coll / 1048576.0);
+           p2p / 1048576.0, coll / 1048576.0, create_tot / 1048576.0,
+           (tot - create_tot) / 1048576.0);
   }
   MPI_Finalize();
   return 0;
