@@ -30,6 +30,7 @@ typedef struct {
   double flops;     /* of the textbook fit of its voxels */
   double bytes_in;  /* read from the inputs */
   double mem;       /* peak working memory on one rank, bytes */
+  long n_eval;      /* rows of its largest CV fold */
   int team;         /* ranks it runs on (sched_plan_teams): 1 or the team size */
   double mem_rank;  /* peak working memory per rank of those */
 } sched_unit;

@@ -130,6 +130,14 @@ static int parse_run(int argc, char **argv, sched_run_opts *o, const char **job,
   return 0;
 }
 
+/* Collective: the largest peak RSS over the ranks, on rank 0. */
+static void peak_memory(int rank, int quiet) {
+  double mine = (double)vf_peak_rss(), top[2] = {0, 0}, in[2] = {mine, (double)rank};
+  MPI_Reduce(in, top, 1, MPI_2DOUBLE_PRECISION, MPI_MAXLOC, 0, MPI_COMM_WORLD);
+  if (rank == 0 && !quiet)
+    printf("peak memory per rank: %.0f MiB (rank %d)\n", top[0] / 1048576.0, (int)top[1]);
+}
+
 static int exit_code(vf_status st) {
   if (st == VF_E_INPUT || st == VF_E_USAGE) return CLI_EXIT_INPUT;
   return CLI_EXIT_INTERNAL;
@@ -201,6 +209,7 @@ int cli_run(int argc, char **argv) {
     return exit_code(st);
   }
   report(p, &stats, out, rank);
+  peak_memory(rank, opt.quiet || stats.stopped);
   /* the group stage as the job's last step: a whole, unsharded run only */
   if (p->job->stats.group && !stats.stopped && opt.n_shards == 1 && rank == 0 &&
       p->job->n_pairs > 0 && cli_group_of(out, 0.95) != VF_OK) {

@@ -9,19 +9,25 @@
 #define GIB 1073741824.0
 
 /* A team of t ranks holds 1/t of the features, the Gram matrix and its
- * eigenvectors, the factors, the responses and the predictions; every
- * rank holds the per-voxel CV scores and results. */
+ * eigenvectors, every fold's factors, the responses and the predictions;
+ * every rank holds the per-voxel CV scores and results, and a block
+ * workspace of up to 2048 voxels (their basis predictions: at most one
+ * per lambda, and their projected responses). */
 double sched_unit_mem(const sched_plan *p, const sched_unit *u, int t) {
   if (t <= 1) return u->mem;
   const cfg_ridge *rg = &p->points[u->sweep].ridge;
   const io_responses *r = p->resp[u->subject];
   double ntr = p->n_train[u->subject], nte = p->n_test[u->subject], nv = (double)u->n_vox;
   double pd = (double)p->n_feat[u->variant] * rg->n_delays, sm = ntr < pd ? ntr : pd;
-  double feat = 8 * (2 * ntr * pd + 2 * nte * pd + 2 * sm * sm + (ntr + pd + nte) * sm);
+  int k = (int)(ntr / (u->n_eval > 0 ? u->n_eval : ntr)) + 1;
+  double feat = 8 * (2 * ntr * pd + 2 * nte * pd + 2 * sm * sm +
+                     (k + 1.0) * (ntr + pd + u->n_eval) * sm);
+  double wb = nv / t + 1 < 2048 ? nv / t + 1 : 2048;
+  double block = 8 * wb * (rg->n_lambdas * (double)u->n_eval + sm + u->n_eval);
   double resp = 8 * nv * (2 * ntr + 4 * nte + sm + (double)r->n_rep * r->n_test);
   if (p->weight_len) resp += 8 * 2 * pd * nv;
   double repl = 8 * nv * (2.0 * rg->n_lambdas + 8);
-  return (feat + resp) / t + repl;
+  return (feat + resp) / t + repl + block;
 }
 
 /* The smallest power-of-two team (at most maxt ranks) that holds unit u

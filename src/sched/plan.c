@@ -352,6 +352,8 @@ static vf_status add_unit(sched_plan *p, int w, int s, int v, int roi,
                 4.0 * p->resp[s]->n_rep * p->resp[s]->n_test * nv;
   u->mem = unit_mem(p, w, s, v, nv, &p->designs[design]);
   u->team = 1, u->mem_rank = u->mem;
+  for (int f = 0; f < fs->k; f++)
+    if (fs->start[f + 1] - fs->start[f] > u->n_eval) u->n_eval = fs->start[f + 1] - fs->start[f];
   p->designs[design].n_units++;
   return VF_OK;
 }

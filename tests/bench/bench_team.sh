@@ -1,8 +1,9 @@
 #!/bin/sh
 # The teams' benchmark (not a test; docs/benchmarks.md): one unit that
 # fits on one rank, fitted by the single-rank engine (1 and 2 BLAS
-# threads) and by ridge_team_fit on 1, 2 (grids 1x2 and 2x1) and 4 (2x2,
-# oversubscribed on this machine: memory only) ranks of one BLAS thread.
+# threads) and by ridge_team_fit on 1, 2 (grids 1x2 and 2x1) and 4 (1x4 and
+# 2x2, oversubscribed on a 2-core machine: memory and bytes only) ranks of
+# one BLAS thread.
 # Per case: wall time, its factorisation part, F / time, speed-up against
 # the single-rank engine on one thread, the largest per-rank peak RSS, the
 # inputs per rank, and the bytes a rank hands MPI during the fit.
@@ -28,6 +29,7 @@ BIND=none run 1 single-2t --single --threads 2
 run 1 team-1x1 --grid 1x1
 run 2 team-1x2 --grid 1x2
 run 2 team-2x1 --grid 2x1
+run 4 team-1x4 --grid 1x4
 run 4 team-2x2 --grid 2x2
 awk '
 function v(k,   i, a) { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return "" }

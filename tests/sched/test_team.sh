@@ -12,7 +12,9 @@
 # 1e-10 (float32 variables: within float rounding), the same chosen
 # lambdas, each design factorised once. A NaN in a feature column that only
 # the team's second rank reads makes that variant's units fail with the
-# file and variable named, and the job ends (exit 1) without a hang. plan
+# file and variable named, and the job ends (exit 1) without a hang.
+# SIGTERM to every rank of a job with a team stops it cleanly (exit 3) and
+# the resume on a team equals the clean run. plan
 # reports the teams and the per-rank memory, and refuses what no team
 # holds.
 # usage: sh tests/sched/test_team.sh BUILD_DIR
@@ -97,6 +99,30 @@ team() {
 team 3 2 1 t2x1x2
 team 3 2 2 t2x2x1
 team 5 4 2 t4x2x2
+
+# a stop mid-run (SIGTERM to every rank), then a resume, both on a team of 2
+sed "s/^output: .*/output: long.nc/" rich.yaml >long.yaml
+printf 'sweep: {ridge.delays: [[1, 2, 3, 4], [1, 2], [1, 2, 3]]}\n' >>long.yaml
+sed "s/^output: .*/output: longref.nc/" long.yaml >longref.yaml
+x 2 run longref.yaml
+ok "$rc" "the swept job's single-rank reference exits 0 (got $rc)"
+printf 'team_size: 2\nteam_block: 8\nflush_seconds: 0.2\n' >"$T/tstop.yaml"
+mpirun -np 3 "$VOXFIT" run long.yaml --config "$T/tstop.yaml" >"$T/stop.out" 2>&1 &
+pid=$!
+( sleep 60; kill -9 "$pid" 2>/dev/null ) &
+guard=$!
+sleep 1.2
+pkill -TERM -f "^$VOXFIT run long.yaml"
+wait "$pid"
+rc=$?
+kill "$guard" 2>/dev/null
+[ "$rc" = 3 ] && [ -f long.nc ] && [ "$(attr long.nc complete)" = 0 ]
+ok $? "SIGTERM to a job with a team: exit 3 and an incomplete, resumable file (got $rc)"
+x 3 run long.yaml --config "$T/tstop.yaml"
+[ "$rc" = 0 ] && has "done before"
+ok $? "the resume on a team exits 0 and skips the units done before (got $rc)"
+same_all longref.nc long.nc
+ok $? "stopped + resumed on a team equals the clean single-rank run: $(cat "$T/cmp")"
 
 # mixed: the largest ROIs need a team (memory), the rest go to a single worker
 printf 'memory_per_rank_gib: 0.0017\nteam_block: 8\n' >"$T/mix.yaml"
