@@ -87,7 +87,9 @@ void sched_plan_destroy(sched_plan **p);
 /* Local (the same on every rank): which units run on a team of ranks,
  * for a job of n_ranks ranks. A unit whose working memory exceeds the
  * site's memory per rank runs on the smallest power-of-two team that
- * holds it (the site's team_size forces one size for every unit); the
+ * holds it, and one with more than a worker's share of the job's flops
+ * on the smallest that brings it under (the site's team_size
+ * forces one size for every unit); the
  * largest such team sets the team size; workers are split into teams
  * and single-rank workers in proportion to their units' flops. Fails with
  * VF_E_INPUT naming the unit when no team of the job's workers holds it. */

@@ -327,6 +327,7 @@ static void basis_scores(const fold_basis *B, int j, long nev, int m, ridge_scor
   int q = B->q, ns = q + 1, nc = ns * (ns + 1) / 2;
   const double *s = B->sum + (size_t)j * ns, *x = B->cross + (size_t)j * nc;
   double G[ns * ns], my = s[q] / nev;
+  memset(G, 0, sizeof G);
   for (int t = 0, at = 0; t < ns; t++) /* unpack the lower triangle */
     for (int u = t; u < ns; u++, at++) G[t * ns + u] = G[u * ns + t] = x[at];
   double syy = G[q * ns + q];

@@ -50,13 +50,31 @@ static vf_status too_big(const sched_plan *p, int unit, int w, double limit) {
                   p->site.path[0] ? p->site.path : "the built-in defaults", w, team / GIB);
 }
 
-/* Each unit's team size (need[u]). */
+/* A unit with more than a worker's share of the job's flops alone
+ * outlasts the ideal schedule: the smallest power-of-two team (of at
+ * most the workers) that brings it under. */
+static int team_for_flops(const sched_plan *p, const sched_unit *u, int workers) {
+  double total = 0;
+  for (int i = 0; i < p->n_units; i++) total += p->units[i].flops;
+  double share = total / workers;
+  int t = 1;
+  while (u->flops / t > share && 2 * t <= workers) t *= 2;
+  return t;
+}
+
+/* Each unit's team size (need[u]): from its memory and its flops. */
 static vf_status unit_teams(sched_plan *p, int workers, int *need) {
   double limit = p->site.mem_per_rank_gib * GIB;
   int forced = p->site.team_size;
   for (int u = 0; u < p->n_units; u++) {
-    need[u] = forced > 0 ? forced : team_needed(p, &p->units[u], limit, workers);
+    if (forced > 0) {
+      need[u] = forced;
+      continue;
+    }
+    need[u] = team_needed(p, &p->units[u], limit, workers);
     if (need[u] == 0) return too_big(p, u, workers, limit);
+    int tf = team_for_flops(p, &p->units[u], workers);
+    if (tf > need[u]) need[u] = tf;
   }
   return VF_OK;
 }

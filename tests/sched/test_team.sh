@@ -1,5 +1,5 @@
 #!/bin/sh
-# ranks: 2 3 4 5
+# ranks: 2 3 4 5 6
 # Teams from outside: units fitted by teams of ranks with ScaLAPACK give the
 # single-rank results. The reference is a 2-rank run (master + one worker)
 # of a small shortclips-like study with everything on (leave-one-run-out,
@@ -8,7 +8,9 @@
 # (grids 1x2 and 2x1, 3 ranks) and of 4 (2x2, 5 ranks) with a block size
 # that divides none of the sizes; a 4-rank job where the site's memory per
 # rank sends the largest ROIs to a team of 2 and the rest to a single-rank
-# worker; a dual study (p > n) on a team of 2. Every result variable within
+# worker, and a 6-rank one with a team of 4 and a single worker; a job of
+# one unit gets a team for its flops; a dual
+# study (p > n) on a team of 2. Every result variable within
 # 1e-10 (float32 variables: within float rounding), the same chosen
 # lambdas, each design factorised once. A NaN in a feature column that only
 # the team's second rank reads makes that variant's units fail with the
@@ -137,6 +139,36 @@ x 4 run mix.yaml --config "$T/mix.yaml"
 ok "$rc" "mixed run on 4 ranks exits 0 (got $rc)"
 same_all ref.nc mix.nc
 ok $? "mixed: every result equals the single-rank run: $(cat "$T/cmp")"
+# a team of 4 and a single-rank worker in a 6-rank job
+printf 'memory_per_rank_gib: 0.0015\nteam_block: 8\n' >"$T/mix4.yaml"
+sed "s/^output: .*/output: mix4.nc/" rich.yaml >mix4.yaml
+x 6 run mix4.yaml --config "$T/mix4.yaml"
+[ "$rc" = 0 ] && has "teams: 1 team of 4 ranks (grid 1x4, block 8) for [1-9][0-9]* of 80 units, 1 single-rank worker"
+ok $? "6 ranks: a team of 4 and a single-rank worker share the units (got $rc)"
+same_all ref.nc mix4.nc
+ok $? "team of 4 + single worker: every result equals the single-rank run: $(cat "$T/cmp")"
+# a straggler: one unit holding all the flops gets a team by its flops
+"$PY" - <<'PY'
+s = open("rich.yaml").read().split("\n")
+out, subj, var = [], 0, 0
+for l in s:
+    if l.startswith("  - {id: sub-"):
+        subj += 1
+        if subj > 1: continue
+    if l.startswith("  - {id: ") and "features" in l:
+        var += 1
+        if var > 1: continue
+    if l.startswith("pairs:"): break
+    out.append(l)
+s = "\n".join(out).replace("ridge:\n", "ridge:\n  lambda_per_voxel: false\n")
+open("one.yaml", "w").write(s + "\n")
+PY
+x 3 plan one.yaml --ranks 3
+[ "$rc" = 0 ] && has "teams: 1 team of 2 ranks (grid 1x2, block 64) for 1 of 1 units, 0 single-rank workers"
+ok $? "a job of one unit on 3 ranks: the unit gets a team of 2 for its flops (got $rc)"
+x 1 plan one.yaml --ranks 2
+[ "$rc" = 0 ] && has "teams: no teams"
+ok $? "the same on 2 ranks (one worker): no team (got $rc)"
 x 1 plan mix.yaml --ranks 1 --config "$T/mix.yaml"
 [ "$rc" = 2 ] && has "needs [0-9.e-]* GiB but a rank has" && has "mix.yaml"
 ok $? "plan on 1 rank refuses what needs a team, naming the site file (got $rc)"
