@@ -228,8 +228,9 @@ static int next_fit(const exec_ctx *x, master *m, int d, int w) {
  * single workers, its builder publishes the model); else a unit of a
  * published design, loaded from its file. Each design is factorised once
  * by single workers; a worker with none of these waits. Teams take any
- * unit they fit: they factorise per unit and share no model. *flags gets
- * the order's SCHED_ flags. */
+ * unit they fit, a design they hold first: each keeps its last design's
+ * factorisation and shares none through files. *flags gets the order's
+ * SCHED_ flags. */
 static int pick(const exec_ctx *x, master *m, int w, int *flags) {
   int workers = x->p->team_size > 1 ? x->p->n_singles : x->size - 1;
   int single = sched_layout_ranks(x->lay, w) == 1;
