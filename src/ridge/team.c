@@ -204,21 +204,33 @@ static void score_cols(const la_dmat *P, const la_dmat *Y, scorer *s,
 
 /* ---- CV scores: the low-rank filter basis, block by block ----------- */
 
-/* Voxels are scored in blocks of about 2048 columns per process column,
- * a multiple of nb x npcol, so a block's local columns are a contiguous
- * run of the full matrix's (starting at c0 / npcol), its working matrices
- * stay small, and the factors the products broadcast are sent once per
- * block of 2048 x npcol voxels. */
-static long block_cols(const la_dmat *Y) {
-  long cyc = (long)Y->nb * Y->g.npcol, want = 2048L * Y->g.npcol;
+/* Voxels are fitted in blocks of `per` columns per process column,
+ * rounded up to a multiple of nb x npcol, so a block's local columns are
+ * a contiguous run of the full matrix's (starting at c0 / npcol) and the
+ * factors the products broadcast are sent once per block. */
+static long block_of(const la_dmat *Y, long per) {
+  long cyc = (long)Y->nb * Y->g.npcol, want = per * Y->g.npcol;
   long w = (want + cyc - 1) / cyc * cyc;
   return w < Y->n ? w : Y->n;
+}
+
+static long block_cols(const la_dmat *Y) { return block_of(Y, 2048); }
+
+/* The scoring blocks: each voxel of a block holds q basis predictions of
+ * n_eval rows, so their width per process column keeps that workspace
+ * within the rank's share of the responses (between 256 and 2048
+ * columns): the per-rank memory then falls with the team size. */
+static long score_block_cols(const la_dmat *Y, int q, long nev) {
+  double share = (double)Y->m * ((Y->n + Y->g.npcol - 1) / Y->g.npcol);
+  long per = (long)(share / ((q + 1.0) * nev));
+  return block_of(Y, per < 256 ? 256 : per > 2048 ? 2048 : per);
 }
 
 /* One fold's basis: every lambda's held-out predictions are combinations
  * (A) of q basis predictions XV diag(Vt[:, t]) U^T Y, as in cv.inc. */
 typedef struct {
   int q;
+  long w;         /* voxels per block */
   double *A, *Vt; /* m x q, r x q */
   la_dmat *XVB;   /* q matrices nev x r: XV scaled by basis t */
   la_dmat UtY, Yev, *M; /* r x w, nev x w, q x (nev x w) */
@@ -239,10 +251,10 @@ static void fold_basis_free(fold_basis *B, int m) {
 static vf_status fold_basis_alloc(long nev, long r, const la_dmat *Y, int m, fold_basis *B) {
   /* m: the largest basis of any fold */
   const la_grid *g = &Y->g;
-  long w = block_cols(Y);
+  long w = score_block_cols(Y, m, nev);
   int nq = (m + 1) * (m + 2) / 2;
   memset(B, 0, sizeof *B);
-  B->q = m; /* for fold_basis_free */
+  B->q = m, B->w = w; /* q: for fold_basis_free */
   vf_status st = vf_calloc((size_t)m, sizeof(la_dmat), "basis features", &B->XVB);
   if (!st) st = vf_calloc((size_t)m, sizeof(la_dmat), "basis predictions", &B->M);
   for (int t = 0; t < m && !st; t++) st = la_dmat_create(g, nev, r, Y->nb, &B->XVB[t]);
@@ -266,7 +278,7 @@ static void redescribe(la_dmat *A, long m, long n) {
 /* Fold F's filter basis, and the basis features XV diag(Vt[:, t]). */
 static vf_status fold_basis_set(const tfact *F, const la_dmat *Y, const ridge_opts *o,
                                 fold_basis *B) {
-  long w = block_cols(Y);
+  long w = B->w;
   int q;
   vf_free(&B->A), vf_free(&B->Vt);
   vf_status st = ridge_filter_basis(F->s, F->r, o->lambdas, o->n_lambdas, 1e-13, &q, &B->A,
@@ -369,7 +381,7 @@ static void project_block(const tfact *F, const la_dmat *Y, long a, long b, long
  * products, and the per-voxel sums. */
 static vf_status fold_scores(const tfact *F, const la_dmat *Y, long a, long b, int k,
                              const ridge_opts *o, fold_basis *B, double *cvl) {
-  long w = block_cols(Y), nev = F->nev;
+  long w = B->w, nev = F->nev;
   VF_CALL(fold_basis_set(F, Y, o, B));
   for (long c0 = 0; c0 < Y->n; c0 += w) {
     long wb = c0 + w <= Y->n ? w : Y->n - c0;

@@ -11,8 +11,8 @@
 /* A team of t ranks holds 1/t of the features, the Gram matrix and its
  * eigenvectors, every fold's factors, the responses and the predictions;
  * every rank holds the per-voxel CV scores and results, and a block
- * workspace of up to 2048 voxels (their basis predictions: at most one
- * per lambda, and their projected responses). */
+ * workspace (projected responses of up to 2048 voxels, and basis
+ * predictions, at most one per lambda, of fewer: see ridge/team.c). */
 double sched_unit_mem(const sched_plan *p, const sched_unit *u, int t) {
   if (t <= 1) return u->mem;
   const cfg_ridge *rg = &p->points[u->sweep].ridge;
@@ -22,8 +22,13 @@ double sched_unit_mem(const sched_plan *p, const sched_unit *u, int t) {
   int k = (int)(ntr / (u->n_eval > 0 ? u->n_eval : ntr)) + 1;
   double feat = 8 * (2 * ntr * pd + 2 * nte * pd + 2 * sm * sm +
                      (k + 1.0) * (ntr + pd + u->n_eval) * sm);
-  double wb = nv / t + 1 < 2048 ? nv / t + 1 : 2048;
-  double block = 8 * wb * (rg->n_lambdas * (double)u->n_eval + sm + u->n_eval);
+  /* blocks: projected responses of up to 2048 voxels, and basis
+   * predictions of as many as keep them within the rank's responses */
+  double wl = nv / t + 1 < 2048 ? nv / t + 1 : 2048, nev = u->n_eval > 0 ? u->n_eval : 1;
+  double ws = ntr * (nv / t + 1) / ((rg->n_lambdas + 1.0) * nev);
+  ws = ws < 256 ? 256 : ws > 2048 ? 2048 : ws;
+  ws = ws < wl ? ws : wl;
+  double block = 8 * (ws * (rg->n_lambdas + 1.0) * nev + wl * sm);
   double resp = 8 * nv * (2 * ntr + 4 * nte + sm + (double)r->n_rep * r->n_test);
   if (p->weight_len) resp += 8 * 2 * pd * nv;
   double repl = 8 * nv * (2.0 * rg->n_lambdas + 8);
