@@ -128,8 +128,8 @@ vf_status sched_plan_teams(sched_plan *p, int n_ranks) {
 /* Process rows of a team's grid: the site's team_rows when it divides
  * the team, else 1. A 1 x t grid keeps every voxel's rows on one rank:
  * the per-lambda products then move only the small projected features,
- * where taller grids move the projected responses (measured: 71 against
- * 345 MiB sent per rank, docs/benchmarks.md). */
+ * where taller grids move the projected responses too (measured: 934
+ * against 3249 MiB sent per rank, docs/teams.md). */
 static int grid_rows(const sched_plan *p, int t) {
   int want = p->site.team_rows;
   return want > 0 && t % want == 0 ? want : 1;

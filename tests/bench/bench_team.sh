@@ -15,13 +15,14 @@ shift
 B="$BUILD/tests/bench/bench_team"
 ARGS=${*:-"--ntr 2000 --p 1000 --v 8000 --nte 300 --folds 5"}
 OUT=$(mktemp /tmp/voxfit-bench-team.XXXXXX)
-trap 'rm -f "$OUT"' EXIT
+trap 'rm -f "$OUT" "$OUT.run"' EXIT
 run() { # NP LABEL OPTIONS... (BIND: mpirun's binding, default core)
   np=$1 label=$2
   shift 2
   # shellcheck disable=SC2086
-  mpirun -np "$np" --bind-to "${BIND:-core}" "$B" $ARGS "$@" 2>&1 | sed -n "s/^RESULT /$label /p" >>"$OUT" ||
-    echo "bench_team: $label failed"
+  mpirun -np "$np" --bind-to "${BIND:-core}" "$B" $ARGS "$@" >"$OUT.run" 2>&1
+  grep -q '^RESULT ' "$OUT.run" || { echo "bench_team: $label failed:"; tail -5 "$OUT.run"; }
+  sed -n "s/^RESULT /$label /p" "$OUT.run" >>"$OUT"
 }
 echo "== team benchmark: one unit ($ARGS), 20 lambdas"
 run 1 single-1t --single --threads 1
@@ -29,8 +30,8 @@ BIND=none run 1 single-2t --single --threads 2
 run 1 team-1x1 --grid 1x1
 run 2 team-1x2 --grid 1x2
 run 2 team-2x1 --grid 2x1
-run 4 team-1x4 --grid 1x4
-run 4 team-2x2 --grid 2x2
+BIND=none run 4 team-1x4 --grid 1x4 # more ranks than cores here: no binding
+BIND=none run 4 team-2x2 --grid 2x2
 awk '
 function v(k,   i, a) { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return "" }
 { t[NR] = v("time_s"); if (NR == 1) base = t[1]
