@@ -135,9 +135,10 @@ vf_status ridge_model_read_s(ridge_get_fn get, void *ctx, ridge_model_s **out);
 /* ---- the fit on a team of ranks (ScaLAPACK) -------------------------- */
 /* The same fit as ridge_cv_fit_d, distributed: every matrix block-cyclic
  * on one process grid with one block size. Per fold one Gram matrix
- * (X X^T or X^T X, the smaller) is eigendecomposed with pdsyevd; each
- * lambda is a column scaling of the projected evaluation features and one
- * pdgemm; per-voxel scores are summed over the grid's rows. The scores,
+ * (X X^T or X^T X, the smaller) is eigendecomposed with pdsyevd; the
+ * fold's q basis predictions (the low-rank filter basis of cv.inc: a
+ * column scaling and one pdgemm each, per block of voxels) give every
+ * lambda's scores from per-voxel sums over the grid's rows. The scores,
  * chosen lambdas and test scores end on every rank. Double precision and
  * the Gram eigendecomposition only (the single-rank default in double). */
 typedef struct {

@@ -1,9 +1,10 @@
 /* The cross-validated ridge fit on a team of ranks (ridge.h): the algebra
  * of cv.inc over ScaLAPACK. Per fold the Gram matrix of the fold's
- * training features is eigendecomposed (pdsyevd), and each lambda costs a
- * column scaling of the projected evaluation features and one pdgemm.
- * Per-voxel sums are reduced over the grid's rows, so a voxel's score
- * needs no gather. */
+ * training features is eigendecomposed (pdsyevd); the fold's low-rank
+ * filter basis turns every lambda into combinations of q basis
+ * predictions, each a column scaling of the projected evaluation features
+ * and one pdgemm per block of voxels. Per-voxel sums are reduced over the
+ * grid's rows, so a voxel's score needs no gather. */
 #include <math.h>
 #include <string.h>
 
