@@ -63,23 +63,27 @@ finish() {
   echo "$TEST: $npass passed, $nfail failed"
   [ "$nfail" = 0 ]
 }
-# demo_study SEED: a generated demo study in $D (under the temporary $T),
-# or the test ends here with a FAIL line
-demo_study() {
+# study PRESET SEED [GEN OPTIONS...]: a generated study in $D (under the
+# temporary $T), or the test ends here with a FAIL line
+study() {
   if [ ! -x "$VOXFIT" ]; then
     echo "FAIL $TEST: no $VOXFIT (build it first)"
     exit 1
   fi
+  preset=$1 seed=$2
+  shift 2
   mktmp
   T=$TMP
   D=$T/data
-  x 1 gen --preset demo --out "$D" --seed "$1"
-  ok "$rc" "gen --preset demo exits 0"
+  x 1 gen --preset "$preset" --out "$D" --seed "$seed" "$@"
+  ok "$rc" "gen --preset $preset $* exits 0"
   if [ ! -f "$D/job.yaml" ]; then
     fail "gen wrote no job.yaml; giving up"
     exit 1
   fi
 }
+# demo_study SEED: the demo study (study demo SEED)
+demo_study() { study demo "$1"; }
 
 attr() { # attr FILE NAME: a global attribute's value as ncdump -h shows it
   ncdump -h "$1" | sed -n "s/^[[:space:]]*:$2 = \(.*\) ;\$/\1/p" | tr -d '"'

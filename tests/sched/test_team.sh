@@ -25,15 +25,7 @@ BUILD=$(cd "$BUILD" && pwd) || exit 2
 . "$(dirname "$0")/../lib.sh"
 TEST=team
 
-if [ ! -x "$VOXFIT" ]; then
-  echo "FAIL $TEST: no $VOXFIT (build it first)"
-  exit 1
-fi
-mktmp
-T=$TMP
-D=$T/sc
-x 1 gen --preset shortclips --scale 0.02 --subjects 2 --out "$D" --seed 3
-ok "$rc" "gen shortclips --scale 0.02 exits 0"
+study shortclips 3 --scale 0.02 --subjects 2
 
 # four variants, everything on
 "$PY" - "$D/job.yaml" "$D/rich.yaml" <<'PY'
