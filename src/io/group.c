@@ -5,14 +5,7 @@
 #include <unistd.h>
 
 #include "voxfit/io.h"
-
-#define NC(call, what)                                                     \
-  do {                                                                     \
-    int nc_err_ = (call);                                                  \
-    if (nc_err_ != NC_NOERR)                                               \
-      return vf_error(VF_E_IO, "%s: %s: %s", path, what,                   \
-                      ncmpi_strerror(nc_err_));                            \
-  } while (0)
+#include "nc.h"
 
 typedef struct {
   const char *name;

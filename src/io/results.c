@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "voxfit/io.h"
+#include "nc.h"
 #include "voxfit/stats.h"
 
 enum { V_TEST_R, V_TEST_R2, V_LAMBDA, V_CV, V_CVS, V_STATUS, V_ERROR,
@@ -32,14 +33,6 @@ struct io_results {
   int vpred, vy;  /* test_pred, test_y, or -1 */
   char path[4096];
 };
-
-#define NC(call, what)                                                     \
-  do {                                                                     \
-    int nc_err_ = (call);                                                  \
-    if (nc_err_ != NC_NOERR)                                               \
-      return vf_error(VF_E_IO, "%s: %s: %s", path, what,                   \
-                      ncmpi_strerror(nc_err_));                            \
-  } while (0)
 
 static void utc_now(char *buf, size_t n) {
   time_t t = time(NULL);

@@ -257,8 +257,7 @@ static vf_status run(const sched_plan *p, const sched_unit *u, const sched_layou
   VF_CALL(get_model(p, u, rg, l, c, t, &M, built));
   VF_CALL(load_responses(p, u, rg, l, t));
   VF_CALL(distribute(p, l, t));
-  VF_CALL(fit(p, rg, l, M, t, want_pred));
-  voxel_counts(t, l, 1);
+  VF_CALL(fit(p, rg, l, M, t, want_pred)); /* leaves the counts per voxel */
   VF_CALL(statistics(p, l, t, out));
   if (p->weight_len) VF_CALL(weights(p, l, t, u, out));
   if (out) results(t, rg->n_lambdas, out);

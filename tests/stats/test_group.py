@@ -19,7 +19,6 @@ Prints one PASS/FAIL line per check; exits 1 if any failed.
 usage: /usr/bin/python3 tests/stats/test_group.py BUILD_DIR
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -29,24 +28,10 @@ import yaml
 from scipy import stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LIB = os.path.join(HERE, "..", "lib.sh")
-n_pass = n_fail = 0
+sys.path.insert(0, os.path.join(HERE, ".."))
+from vftest import Checks, voxfit  # noqa: E402
 
-
-def check(name, good, detail=""):
-    global n_pass, n_fail
-    n_pass, n_fail = (n_pass + 1, n_fail) if good else (n_pass, n_fail + 1)
-    print(("PASS" if good else "FAIL") + " group: " + name +
-          ("" if good or not detail else ": " + detail))
-    sys.stdout.flush()
-
-
-def voxfit(build, np_, *args):
-    cmd = ['sh', '-c', 'BUILD="$1"; . "$2"; shift 2; vf "$@"', "sh", build, LIB,
-           str(np_)] + list(args)
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=300, universal_newlines=True)
-    return p.returncode, p.stdout
+check = Checks("group")
 
 
 def bh(p):
@@ -269,8 +254,7 @@ def main():
         voxel_stats(res, d)
         final_step(build, d, grp)
         bad_input(build, d, d + "/results.nc")
-    print("group: %d passed, %d failed" % (n_pass, n_fail))
-    sys.exit(1 if n_fail else 0)
+    sys.exit(check.finish())
 
 
 main()

@@ -12,7 +12,6 @@ Prints one PASS/FAIL line per check; exits 1 if any failed.
 usage: /usr/bin/python3 tests/stats/test_null.py BUILD_DIR
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -21,25 +20,11 @@ import numpy as np
 from scipy import stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LIB = os.path.join(HERE, "..", "lib.sh")
+sys.path.insert(0, os.path.join(HERE, ".."))
+from vftest import Checks, voxfit  # noqa: E402
 SEEDS = range(101, 109)
 PERMS = 199
-n_pass = n_fail = 0
-
-
-def check(name, good, detail=""):
-    global n_pass, n_fail
-    n_pass, n_fail = (n_pass + 1, n_fail) if good else (n_pass, n_fail + 1)
-    print(("PASS" if good else "FAIL") + " null: " + name + (": " + detail if detail else ""))
-    sys.stdout.flush()
-
-
-def voxfit(build, np_, *args):
-    cmd = ['sh', '-c', 'BUILD="$1"; . "$2"; shift 2; vf "$@"', "sh", build, LIB,
-           str(np_)] + list(args)
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=300, universal_newlines=True)
-    return p.returncode, p.stdout
+check = Checks("null", always_detail=True)
 
 
 def null_study(build, d, seed):
@@ -94,8 +79,7 @@ def main():
         k, hi = int((ps < 0.05).sum()), stats.binom.ppf(0.999, len(ps), 0.05)
         check("group %s rejections at 0.05: %d of %d, at most %d" % (name, k, len(ps), hi),
               len(ps) > 0 and k <= hi)
-    print("null: %d passed, %d failed" % (n_pass, n_fail))
-    return 1 if n_fail else 0
+    return check.finish()
 
 
 sys.exit(main())
