@@ -76,6 +76,13 @@ void vf_log(vf_log_level lvl, const char *fmt, ...)
 vf_status vf_calloc(size_t n, size_t sz, const char *what, void *out_ptr);
 void vf_free(void *ptr_to_ptr); /* frees *(void**)p and sets it to NULL */
 
+/* Called once at the start of a program: buffers of 1 MiB and more are
+ * mapped on their own and returned to the system when freed. glibc's
+ * default raises that threshold after each such free, so a fit's next
+ * buffers come from the heap, whose freed holes stay resident (the
+ * medium benchmark fit peaked 51 MiB higher, 910 against 859 MiB). */
+void vf_memory_setup(void);
+
 /* Monotonic wall time in seconds. */
 double vf_now(void);
 /* Peak resident set size of this process in bytes (0 when unknown). */

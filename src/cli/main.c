@@ -53,6 +53,7 @@ static int dispatch(int argc, char **argv, int rank) {
 }
 
 int main(int argc, char **argv) {
+  vf_memory_setup();
   MPI_Init(&argc, &argv);
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

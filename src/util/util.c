@@ -1,6 +1,7 @@
 /* Logging, allocation, timing, random numbers, hashing. */
 #include "voxfit/util.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +59,11 @@ double vf_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+void vf_memory_setup(void) {
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 4 << 20);
 }
 
 size_t vf_peak_rss(void) {

@@ -496,6 +496,7 @@ static int run_case(const shape *s, int grid, int single, double scale,
 }
 
 int main(int argc, char **argv) {
+  vf_memory_setup();
   base_rss = vf_peak_rss();
   const char *shapes = "small", *grids = "all", *precs = "all", *dump = NULL;
   double scale = 1;

@@ -224,6 +224,7 @@ static double run_team(const args *a, double *model_s, double *sent) {
 }
 
 int main(int argc, char **argv) {
+  vf_memory_setup();
   MPI_Init(&argc, &argv);
   args a;
   parse(argc, argv, &a);
