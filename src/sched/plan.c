@@ -315,7 +315,9 @@ static void design_cost(const sched_plan *p, int w, int s, int v,
     /* Gram product, eigendecomposition (~9 n^3), V^T or U, projections */
     flops += nf * pd * small + 9 * small * small * small + 2 * nf * pd * small +
              2 * nva * pd * small;
-    bytes += esz * (nf * small + small * pd + nva * small * (f < fs->k ? 1 + m : 1));
+    /* U, then a CV fold's basis features (at most one per lambda), or the
+     * refit's V and projected test features */
+    bytes += esz * (nf * small + (f < fs->k ? nva * small * m : small * pd + nva * small));
   }
   d->flops = flops, d->bytes = bytes;
 }
