@@ -119,7 +119,9 @@ same_all longref.nc long.nc
 ok $? "stopped + resumed on a team equals the clean single-rank run: $(cat "$T/cmp")"
 
 # mixed: the largest ROIs need a team (memory), the rest go to a single worker
-printf 'memory_per_rank_gib: 0.0017\nteam_block: 8\n' >"$T/mix.yaml"
+# (the largest units need 0.00168 GiB on one rank and under 0.0016 per rank
+# on a team of 2, as voxfit plan --units reports)
+printf 'memory_per_rank_gib: 0.0016\nteam_block: 8\n' >"$T/mix.yaml"
 sed "s/^output: .*/output: mix.nc/" rich.yaml >mix.yaml
 x 4 plan mix.yaml --ranks 4 --config "$T/mix.yaml" --units
 ok "$rc" "plan of the mixed job exits 0 (got $rc)"
