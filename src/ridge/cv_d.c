@@ -1,6 +1,5 @@
 /* The CV ridge fit in double precision (see cv.inc). */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "voxfit/linalg.h"

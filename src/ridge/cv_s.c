@@ -1,6 +1,5 @@
 /* The CV ridge fit in single precision (see cv.inc). */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "voxfit/linalg.h"
