@@ -338,6 +338,12 @@ static void check_model(long ntr, long nte, long p, long v, int k) {
   mb.pos = 0;
   ridge_model_s *Ms = NULL;
   TU_FAILS_WITH(ridge_model_read_s(mb_get, &mb, &Ms), VF_E_IO, "precision");
+  unsigned long long old = 0x4d52465856ULL, magic; /* format 1, before V was dropped */
+  memcpy(&magic, mb.b, sizeof magic);
+  memcpy(mb.b, &old, sizeof old);
+  mb.pos = 0;
+  TU_FAILS_WITH(ridge_model_read_d(mb_get, &mb, &M2), VF_E_IO, "format");
+  memcpy(mb.b, &magic, sizeof magic);
   double other[6] = {0.1, 1, 10, 100, 1e4, 1e8};
   ridge_opts o2 = o;
   o2.lambdas = other;
