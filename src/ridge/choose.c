@@ -60,6 +60,27 @@ static void filter_matrix(const double *s, long r, const double *lam, int m, dou
   }
 }
 
+/* G A comes from one small GEMM: a loop per lambda would be a chain of
+ * dependent additions. */
+void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg,
+                        const double *c, const double *mu, double my, double syy, long n,
+                        ridge_score kind, double weight, double *GA, double *cv) {
+  la_dgemm('N', 'N', q, m, q, 1, G, ldg, A, q, 0, GA, q);
+  for (int j = 0; j < m; j++) {
+    const double *a = A + (size_t)j * q, *ga = GA + (size_t)j * q;
+    double cov = 0, var = 0, mp = 0;
+    for (int t = 0; t < q; t++) cov += a[t] * c[t], var += a[t] * ga[t], mp += a[t] * mu[t];
+    double score;
+    if (kind == RIDGE_SCORE_R2) {
+      double res = syy - 2 * cov + var + n * (my - mp) * (my - mp);
+      score = syy > 0 ? 1.0 - res / syy : 0.0;
+    } else {
+      score = (var > 0 && syy > 0) ? cov / sqrt(var * syy) : 0.0;
+    }
+    cv[j] += weight * score;
+  }
+}
+
 vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, double tol,
                              int *q, double **A, double **Vt) {
   vf_status st = VF_OK;

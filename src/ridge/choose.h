@@ -4,6 +4,8 @@
 #ifndef VOXFIT_RIDGE_CHOOSE_H
 #define VOXFIT_RIDGE_CHOOSE_H
 
+#include "voxfit/ridge.h"
+
 /* Per voxel (or one for all voxels) the index of the lambda with the best
  * mean CV score (cv: m x v, lambda fastest); best[j] = -1 for masked
  * voxels (valid[j] == 0; valid may be NULL). */
@@ -19,5 +21,16 @@ void ridge_choose(const double *cv, int m, long v, const unsigned char *valid,
  * allocated here. */
 vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, double tol,
                              int *q, double **A, double **Vt);
+
+/* Adds weight x every lambda's CV score of one voxel to cv[0..m), from
+ * its q basis predictions over n held-out rows: G (q x q, leading
+ * dimension ldg) their centred Gram matrix, c their products with the
+ * centred responses, mu their means, my and syy the responses' mean and
+ * centred sum of squares. Lambda j's coefficients a_j (A, q x m) give
+ * cov = a.c and var = a^T G a, so no prediction is formed. GA (q x m) is
+ * workspace. */
+void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg,
+                        const double *c, const double *mu, double my, double syy, long n,
+                        ridge_score kind, double weight, double *GA, double *cv);
 
 #endif

@@ -237,6 +237,7 @@ typedef struct {
   la_dmat UtY, Yev, *M; /* r x w, nev x w, q x (nev x w) */
   double *sum, *cross; /* (q + 1) x nloc, (q + 1)(q + 2) / 2 x nloc */
   double *work;        /* mloc x (q + 1): one column's centred basis and y */
+  double *GA;          /* q x m: ridge_basis_scores' workspace */
 } fold_basis;
 
 static void fold_basis_free(fold_basis *B, int m) {
@@ -244,13 +245,14 @@ static void fold_basis_free(fold_basis *B, int m) {
   for (int t = 0; B->M && t < m; t++) la_dmat_destroy(&B->M[t]);
   vf_free(&B->XVB), vf_free(&B->M), vf_free(&B->A), vf_free(&B->Vt);
   la_dmat_destroy(&B->UtY), la_dmat_destroy(&B->Yev);
-  vf_free(&B->sum), vf_free(&B->cross), vf_free(&B->work);
+  vf_free(&B->sum), vf_free(&B->cross), vf_free(&B->work), vf_free(&B->GA);
 }
 
 /* Buffers for every fold at once (their largest nev and r, q <= m), so
  * the folds reuse them: only the descriptors change from fold to fold. */
-static vf_status fold_basis_alloc(long nev, long r, const la_dmat *Y, int m, fold_basis *B) {
-  /* m: the largest basis of any fold */
+static vf_status fold_basis_alloc(long nev, long r, const la_dmat *Y, int m, int nlam,
+                                  fold_basis *B) {
+  /* m: the largest basis of any fold; nlam: the lambdas */
   const la_grid *g = &Y->g;
   long w = score_block_cols(Y, m, nev);
   int nq = (m + 1) * (m + 2) / 2;
@@ -265,6 +267,7 @@ static vf_status fold_basis_alloc(long nev, long r, const la_dmat *Y, int m, fol
   if (!st) st = vf_calloc((size_t)(m + 1) * (B->Yev.nloc + 1), sizeof(double), "sums", &B->sum);
   if (!st) st = vf_calloc((size_t)nq * (B->Yev.nloc + 1), sizeof(double), "sums", &B->cross);
   if (!st) st = vf_calloc((size_t)(m + 1) * (B->Yev.mloc + 1), sizeof(double), "sums", &B->work);
+  if (!st) st = vf_calloc((size_t)m * nlam, sizeof(double), "scoring workspace", &B->GA);
   return team_agree(g, st);
 }
 
@@ -333,34 +336,19 @@ static void basis_sums(fold_basis *B, int wl, long nev, double *work) {
     Cdgsum2d(B->Yev.g.ctxt, "Column", " ", nc, wl, B->cross, nc, -1, -1);
 }
 
-/* Every lambda's score of local column j from its sums, as cv.inc's
- * score_voxel: cov = a.c, var = a^T G a. */
+/* Every lambda's score of local column j from its sums, through
+ * ridge_basis_scores (as cv.inc's score_voxel). */
 static void basis_scores(const fold_basis *B, int j, long nev, int m, ridge_score kind,
                          double weight, double *cv) {
   int q = B->q, ns = q + 1, nc = ns * (ns + 1) / 2;
   const double *s = B->sum + (size_t)j * ns, *x = B->cross + (size_t)j * nc;
-  double G[ns * ns], my = s[q] / nev;
-  memset(G, 0, sizeof G);
+  double G[ns * ns], mu[ns];
   for (int t = 0, at = 0; t < ns; t++) /* unpack the lower triangle */
     for (int u = t; u < ns; u++, at++) G[t * ns + u] = G[u * ns + t] = x[at];
-  double syy = G[q * ns + q];
-  for (int l = 0; l < m; l++) {
-    const double *a = B->A + (size_t)l * q;
-    double cov = 0, var = 0, mp = 0;
-    for (int t = 0; t < q; t++) {
-      double ga = 0;
-      for (int u = 0; u < q; u++) ga += G[t * ns + u] * a[u];
-      cov += a[t] * G[t * ns + q], var += a[t] * ga, mp += a[t] * s[t] / nev;
-    }
-    double score;
-    if (kind == RIDGE_SCORE_R2) {
-      double res = syy - 2 * cov + var + nev * (my - mp) * (my - mp);
-      score = syy > 0 ? 1.0 - res / syy : 0.0;
-    } else {
-      score = (var > 0 && syy > 0) ? cov / sqrt(var * syy) : 0.0;
-    }
-    cv[l] += weight * score;
-  }
+  for (int t = 0; t < ns; t++) mu[t] = s[t] / nev;
+  /* G's column q holds the basis's products with y, and y's own */
+  ridge_basis_scores(B->A, q, m, G, ns, G + (size_t)q * ns, mu, mu[q], G[q * ns + q], nev,
+                     kind, weight, B->GA, cv);
 }
 
 /* UtY = U^T Y[training rows, c0 .. c0 + w): the fold's rows of U are
@@ -443,7 +431,7 @@ static vf_status cv_scores(const ridge_team_model *M, const la_dmat *Y, const ri
     vf_free(&A), vf_free(&Vt);
   }
   VF_TRY(team_agree(&Y->g, st));
-  VF_TRY(fold_basis_alloc(nev, r, Y, qmax, &B));
+  VF_TRY(fold_basis_alloc(nev, r, Y, qmax, o->n_lambdas, &B));
   for (int f = 0; f < M->k; f++)
     VF_TRY(fold_scores(&M->folds[f], Y, M->start[f], M->start[f + 1], M->k, o, &B, cvl));
   replicate(Y, cvl, o->n_lambdas, cv);
