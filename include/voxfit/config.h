@@ -19,6 +19,7 @@ typedef enum { CFG_SCORE_R, CFG_SCORE_R2 } cfg_score;
 typedef enum { CFG_STD_NONE, CFG_STD_CENTER, CFG_STD_ZSCORE } cfg_std;
 typedef enum { CFG_PREC_DOUBLE, CFG_PREC_SINGLE } cfg_precision;
 typedef enum { CFG_SOLVER_AUTO, CFG_SOLVER_SVD, CFG_SOLVER_EIGEN } cfg_solver;
+typedef enum { CFG_CVM_AUTO, CFG_CVM_PER_FOLD, CFG_CVM_HELD_OUT } cfg_cv_method;
 
 typedef struct {
   char id[CFG_ID_LEN];
@@ -62,6 +63,7 @@ typedef struct {
   int std_per_run;   /* standardise within each run (needs run labels); default 0 */
   cfg_precision precision;   /* default double */
   cfg_solver solver;         /* default auto: svd when n >= p, eigen otherwise */
+  cfg_cv_method cv_method;   /* default auto: held_out when it costs fewer flops */
   int lambda_per_voxel;      /* default 1; 0: one lambda shared by all voxels */
   int save_weights;          /* default 0 */
   int save_cv_scores;        /* default 0 */

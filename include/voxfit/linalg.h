@@ -52,6 +52,27 @@ void dpotrf_(const char *uplo, const la_int *n, double *a, const la_int *lda,
 void dpotrs_(const char *uplo, const la_int *n, const la_int *nrhs,
              const double *a, const la_int *lda, double *b, const la_int *ldb,
              la_int *info);
+void spotrf_(const char *uplo, const la_int *n, float *a, const la_int *lda,
+             la_int *info);
+void spotrs_(const char *uplo, const la_int *n, const la_int *nrhs,
+             const float *a, const la_int *lda, float *b, const la_int *ldb,
+             la_int *info);
+void dpotri_(const char *uplo, const la_int *n, double *a, const la_int *lda,
+             la_int *info);
+void spotri_(const char *uplo, const la_int *n, float *a, const la_int *lda,
+             la_int *info);
+void dsymm_(const char *side, const char *uplo, const la_int *m, const la_int *n,
+            const double *alpha, const double *a, const la_int *lda, const double *b,
+            const la_int *ldb, const double *beta, double *c, const la_int *ldc);
+void ssymm_(const char *side, const char *uplo, const la_int *m, const la_int *n,
+            const float *alpha, const float *a, const la_int *lda, const float *b,
+            const la_int *ldb, const float *beta, float *c, const la_int *ldc);
+void dpocon_(const char *uplo, const la_int *n, const double *a,
+             const la_int *lda, const double *anorm, double *rcond,
+             double *work, la_int *iwork, la_int *info);
+void spocon_(const char *uplo, const la_int *n, const float *a,
+             const la_int *lda, const float *anorm, float *rcond, float *work,
+             la_int *iwork, la_int *info);
 
 /* OpenBLAS thread control (libopenblas); 0 threads = library default. */
 void openblas_set_num_threads(int n);
@@ -82,6 +103,21 @@ void la_ssyrk_n(long n, long k, float alpha, const float *a, long lda,
  * r = min(m, n): U m x r, s r, Vt r x n. */
 vf_status la_dsvd(double *a, long m, long n, double *u, double *s, double *vt);
 vf_status la_ssvd(float *a, long m, long n, float *u, float *s, float *vt);
+
+/* Inverse of the symmetric positive definite A (n x n, leading dimension
+ * lda; the triangle uplo 'L' or 'U' is used and overwritten by the
+ * inverse's), through its Cholesky factor. Returns LAPACK's estimate of
+ * 1 / ||A^-1||_1 (rcond x ||A||_1), a lower bound on A's smallest
+ * eigenvalue within a factor sqrt(n): 0 when A is not positive definite
+ * (or on allocation failure), A then undefined. */
+double la_dspd_inverse(double *a, long n, long lda, char uplo);
+double la_sspd_inverse(float *a, long n, long lda, char uplo);
+
+/* C = A B for the symmetric A (m x m, triangle uplo), B and C m x n. */
+void la_dsymm(char uplo, long m, long n, const double *a, long lda, const double *b,
+              long ldb, double *c, long ldc);
+void la_ssymm(char uplo, long m, long n, const float *a, long lda, const float *b,
+              long ldb, float *c, long ldc);
 
 /* Eigendecomposition of the symmetric A (n x n, lower triangle used,
  * overwritten by the eigenvectors), eigenvalues ascending in w. */

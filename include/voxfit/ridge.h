@@ -19,6 +19,14 @@ typedef enum { RIDGE_STD_NONE, RIDGE_STD_CENTER, RIDGE_STD_ZSCORE } ridge_std;
 /* Per-fold factorisation: auto = SVD when the fold has at least as many
  * rows as features, eigendecomposition of the kernel X X^T otherwise. */
 typedef enum { RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN } ridge_solver;
+/* How the folds are factorised. per_fold: one factorisation of each
+ * fold's training rows. held_out: one factorisation of every training
+ * row, each fold's predictions then exact through the held-out identity
+ * yhat_v = (I - H_vv)^-1 H_v,tr y_tr (an n_v x n_v Cholesky solve per fold
+ * and lambda); it pays when folds are many and short. auto: held_out when
+ * the flop count says it is cheaper. held_out falls back to per_fold when
+ * a fold's I - H_vv is too ill-conditioned to solve accurately. */
+typedef enum { RIDGE_CV_AUTO, RIDGE_CV_PER_FOLD, RIDGE_CV_HELD_OUT } ridge_cv_method;
 
 /* ---- folds ---------------------------------------------------------- */
 /* fold[i] in [0, k) for each of n training rows (in time order). */
@@ -64,6 +72,7 @@ typedef struct {
   int lambda_per_voxel;  /* 0: one lambda for all voxels (best mean score) */
   long vox_block;        /* voxels per block; 0 = default */
   ridge_solver solver;
+  ridge_cv_method cv_method;
 } ridge_opts;
 
 typedef struct {     /* arrays sized by the caller; NULL = not wanted */
@@ -75,6 +84,8 @@ typedef struct {     /* arrays sized by the caller; NULL = not wanted */
   double *weights;     /* p x v or NULL */
   long n_masked;       /* voxels with valid[j] == 0 */
   double *test_pred;   /* nte x v test predictions (NaN for masked) or NULL */
+  int held_out;        /* set by the fit: 1 if the CV used the held-out
+                          correction, 0 if it factorised each fold */
 } ridge_result;
 
 /* The fit in double. Xtr: ntr x p, Ytr: ntr x v (leading dimension ntr)
@@ -171,6 +182,12 @@ vf_status ridge_team_model_fit(const ridge_team_model *M, const la_dmat *Ytr,
                                const ridge_opts *o, ridge_team_result *res);
 size_t ridge_team_model_bytes(const ridge_team_model *M);
 void ridge_team_model_destroy(ridge_team_model **M);
+
+/* Whether a fit of this design with o tries the held-out correction
+ * (o->cv_method, or for auto the flop count per voxel); it still falls
+ * back to per_fold when a fold's I - H_vv is ill-conditioned. */
+int ridge_cv_tries_held_out(long ntr, long p, const long *fold_start, int k,
+                            const ridge_opts *o);
 
 /* Flops of the textbook fit (for benchmarks and the cost model). */
 double ridge_cv_flops(long ntr, long p, long v, const long *fold_start, int k,

@@ -31,6 +31,7 @@ static const char *const score_names[] = {"r", "r2", NULL};
 static const char *const std_names[] = {"none", "center", "zscore", NULL};
 static const char *const precision_names[] = {"double", "single", NULL};
 static const char *const solver_names[] = {"auto", "svd", "eigen", NULL};
+static const char *const cv_method_names[] = {"auto", "per_fold", "held_out", NULL};
 
 const char *cfg_cv_name(cfg_cv_scheme s) {
   return (unsigned)s < 3 ? cv_names[s] : "?";
@@ -60,6 +61,7 @@ static void defaults(draft *dr) {
   dr->r.n_delays = 1;
   dr->r.precision = CFG_PREC_DOUBLE;
   dr->r.solver = CFG_SOLVER_AUTO;
+  dr->r.cv_method = CFG_CVM_AUTO;
   dr->r.lambda_per_voxel = 1;
 }
 
@@ -283,6 +285,14 @@ static vf_status set_solver(const yt_doc *d, yaml_node_t *n, const char *path,
   return VF_OK;
 }
 
+static vf_status set_cv_method(const yt_doc *d, yaml_node_t *n, const char *path,
+                               draft *dr) {
+  int v = 0;
+  VF_CALL(yt_enum(d, n, path, cv_method_names, &v));
+  dr->r.cv_method = (cfg_cv_method)v;
+  return VF_OK;
+}
+
 static vf_status set_lambda_per_voxel(const yt_doc *d, yaml_node_t *n,
                                       const char *path, draft *dr) {
   return yt_bool(d, n, path, &dr->r.lambda_per_voxel);
@@ -318,6 +328,7 @@ static const struct {
     {"standardize.per_run", set_std_per_run, 1},
     {"precision", set_precision, 1},
     {"solver", set_solver, 1},
+    {"cv_method", set_cv_method, 1},
     {"lambda_per_voxel", set_lambda_per_voxel, 1},
     {"save_weights", set_save_weights, 0},
     {"save_cv_scores", set_save_cv_scores, 0},
@@ -326,7 +337,8 @@ static const struct {
 
 static const char *const ridge_keys[] = {
     "lambdas",   "cv",        "score",        "delays",         "standardize",
-    "precision", "solver", "lambda_per_voxel", "save_weights", "save_cv_scores", NULL};
+    "precision", "solver", "cv_method", "lambda_per_voxel", "save_weights", "save_cv_scores",
+    NULL};
 
 static setter find_setter(const char *key) {
   for (int i = 0; i < N_SETTINGS; i++)
@@ -566,5 +578,6 @@ void cfg_ridge_apply_key(cfg_ridge *dst, const cfg_ridge *src, const char *key) 
   else if (!strcmp(k, "standardize.per_run")) dst->std_per_run = src->std_per_run;
   else if (!strcmp(k, "precision")) dst->precision = src->precision;
   else if (!strcmp(k, "solver")) dst->solver = src->solver;
+  else if (!strcmp(k, "cv_method")) dst->cv_method = src->cv_method;
   else if (!strcmp(k, "lambda_per_voxel")) dst->lambda_per_voxel = src->lambda_per_voxel;
 }

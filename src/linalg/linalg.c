@@ -114,3 +114,56 @@ vf_status la_ssvd(float *a, long m, long n, float *u, float *s, float *vt) {
 vf_status la_deig(double *a, long n, double *w) { EIG_BODY(double, dsyevd_) }
 
 vf_status la_seig(float *a, long n, float *w) { EIG_BODY(float, ssyevd_) }
+
+/* The 1-norm of a symmetric matrix from one triangle, then the factor, the
+ * condition estimate and the inverse. */
+#define SPD_INVERSE_BODY(T, POTRF, POCON, POTRI)                             \
+  if (n <= 0 || n > INT_MAX / 4) return 0;                                   \
+  int low = uplo == 'L' || uplo == 'l';                                      \
+  T *col = calloc((size_t)n * 3, sizeof(T));                                 \
+  la_int *iwork = malloc(sizeof(la_int) * (size_t)n);                        \
+  if (!col || !iwork) {                                                      \
+    free(col), free(iwork);                                                  \
+    return 0;                                                                \
+  }                                                                          \
+  for (long j = 0; j < n; j++)                                               \
+    for (long i = low ? j : 0; i < (low ? n : j + 1); i++) {                 \
+      T x = a[j * lda + i] < 0 ? -a[j * lda + i] : a[j * lda + i];           \
+      col[j] += x;                                                           \
+      if (i != j) col[i] += x;                                               \
+    }                                                                        \
+  T anorm = 0, rcond = 0;                                                    \
+  for (long j = 0; j < n; j++) anorm = col[j] > anorm ? col[j] : anorm;      \
+  la_int in = (la_int)n, il = (la_int)lda, info = 0;                         \
+  char u = low ? 'L' : 'U';                                                  \
+  POTRF(&u, &in, a, &il, &info);                                             \
+  if (info == 0) POCON(&u, &in, a, &il, &anorm, &rcond, col, iwork, &info);  \
+  if (info == 0) POTRI(&u, &in, a, &il, &info);                              \
+  free(col), free(iwork);                                                    \
+  return info == 0 ? (double)rcond * (double)anorm : 0;
+
+double la_dspd_inverse(double *a, long n, long lda, char uplo) {
+  SPD_INVERSE_BODY(double, dpotrf_, dpocon_, dpotri_)
+}
+
+double la_sspd_inverse(float *a, long n, long lda, char uplo) {
+  SPD_INVERSE_BODY(float, spotrf_, spocon_, spotri_)
+}
+
+#define SYMM_BODY(T, SYMM)                                                   \
+  if (m <= 0 || n <= 0) return;                                              \
+  la_int im = (la_int)m, in = (la_int)n, ia = (la_int)lda, ib = (la_int)ldb, \
+         ic = (la_int)ldc;                                                   \
+  T one = 1, zero = 0;                                                       \
+  char u = uplo == 'L' || uplo == 'l' ? 'L' : 'U';                           \
+  SYMM("L", &u, &im, &in, &one, a, &ia, b, &ib, &zero, c, &ic);
+
+void la_dsymm(char uplo, long m, long n, const double *a, long lda, const double *b,
+              long ldb, double *c, long ldc) {
+  SYMM_BODY(double, dsymm_)
+}
+
+void la_ssymm(char uplo, long m, long n, const float *a, long lda, const float *b,
+              long ldb, float *c, long ldc) {
+  SYMM_BODY(float, ssymm_)
+}

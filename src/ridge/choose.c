@@ -45,16 +45,11 @@ void ridge_choose(const double *cv, int m, long v, const unsigned char *valid,
   }
 }
 
-/* Normalised filter matrix G (m x r, column-major) and its row norms. */
-static void filter_matrix(const double *s, long r, const double *lam, int m, double *G,
-                          double *norm) {
+/* Normalises the rows of G (m x r, column-major); their norms in norm. */
+static void normalise_rows(double *G, int m, long r, double *norm) {
   for (int j = 0; j < m; j++) {
     double ss = 0;
-    for (long i = 0; i < r; i++) {
-      double f = s[i] / (s[i] * s[i] + lam[j]);
-      G[i * m + j] = f;
-      ss += f * f;
-    }
+    for (long i = 0; i < r; i++) ss += G[i * m + j] * G[i * m + j];
     norm[j] = sqrt(ss);
     for (long i = 0; i < r; i++) G[i * m + j] /= norm[j] > 0 ? norm[j] : 1;
   }
@@ -81,18 +76,17 @@ void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg
   }
 }
 
-vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, double tol,
-                             int *q, double **A, double **Vt) {
+vf_status ridge_matrix_basis(double *G, long r, int m, double tol, int *q, double **A,
+                             double **Vt) {
   vf_status st = VF_OK;
   long k = m < r ? m : r;
-  double *G = NULL, *U = NULL, *S = NULL, *V = NULL, *norm = NULL;
+  double *U = NULL, *S = NULL, *V = NULL, *norm = NULL;
   *A = *Vt = NULL;
-  VF_TRY(vf_calloc((size_t)m * r, sizeof(double), "filter matrix", &G));
   VF_TRY(vf_calloc((size_t)m * k, sizeof(double), "filter basis", &U));
   VF_TRY(vf_calloc((size_t)k, sizeof(double), "filter spectrum", &S));
   VF_TRY(vf_calloc((size_t)k * r, sizeof(double), "filter basis", &V));
   VF_TRY(vf_calloc((size_t)m, sizeof(double), "filter norms", &norm));
-  filter_matrix(s, r, lam, m, G, norm);
+  normalise_rows(G, m, r, norm);
   VF_TRY(la_dsvd(G, m, r, U, S, V));
   *q = 1;
   while (*q < k && S[*q] > tol * S[0]) (*q)++;
@@ -103,7 +97,40 @@ vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, 
   for (long i = 0; i < r; i++)
     for (int t = 0; t < *q; t++) (*Vt)[i * *q + t] = V[i * k + t];
 fail:
-  vf_free(&G), vf_free(&U), vf_free(&S), vf_free(&V), vf_free(&norm);
+  vf_free(&U), vf_free(&S), vf_free(&V), vf_free(&norm);
   if (st) vf_free(A), vf_free(Vt);
   return st;
+}
+
+vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, double tol,
+                             int *q, double **A, double **Vt) {
+  double *G = NULL;
+  *A = *Vt = NULL;
+  VF_CALL(vf_calloc((size_t)m * r, sizeof(double), "filter matrix", &G));
+  for (int j = 0; j < m; j++)
+    for (long i = 0; i < r; i++) G[i * m + j] = s[i] / (s[i] * s[i] + lam[j]);
+  vf_status st = ridge_matrix_basis(G, r, m, tol, q, A, Vt);
+  vf_free(&G);
+  return st;
+}
+
+/* Flops per voxel of the two methods, with q taken as m. The per-fold
+ * factorisations that held_out also saves do not grow with the voxels;
+ * leaving them out keeps the choice independent of v, so that a model and
+ * the streaming fit choose alike. */
+static int held_out_pays(long ntr, long p, const long *start, int k, int m) {
+  double r = ntr < p ? ntr : p, per = 0, ho = 2.0 * ntr * r;
+  for (int f = 0; f < k; f++) {
+    double nv = (double)(start[f + 1] - start[f]), nf = ntr - nv;
+    double d = nf < p ? nf : (double)p;
+    per += 2 * nf * d + 2.0 * m * nv * d;
+    ho += 2 * nv * r + 2.0 * m * nv * r + 2.0 * m * m * nv + 2 * m * nv * nv + 30.0 * m * nv;
+  }
+  return ho < 0.9 * per;
+}
+
+int ridge_cv_tries_held_out(long ntr, long p, const long *start, int k, const ridge_opts *o) {
+  if (o->cv_method == RIDGE_CV_PER_FOLD) return 0;
+  if (o->cv_method == RIDGE_CV_HELD_OUT) return 1;
+  return held_out_pays(ntr, p, start, k, o->n_lambdas);
 }

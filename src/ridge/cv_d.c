@@ -13,5 +13,7 @@
 #define SYRK_N la_dsyrk_n
 #define SYRK_T la_dsyrk_t
 #define EIG la_deig
+#define SPD_INVERSE la_dspd_inverse
+#define SYMM la_dsymm
 #define AUTO_EIGEN 1
 #include "cv.inc"

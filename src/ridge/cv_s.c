@@ -13,5 +13,7 @@
 #define SYRK_N la_ssyrk_n
 #define SYRK_T la_ssyrk_t
 #define EIG la_seig
+#define SPD_INVERSE la_sspd_inverse
+#define SYMM la_ssymm
 #define AUTO_EIGEN 0
 #include "cv.inc"

@@ -7,6 +7,7 @@
 
 #include "voxfit/ridge.h"
 #include "voxfit/sched.h"
+#include "unit.h"
 
 /* All ranks agree on a failure: the lowest failing rank's message becomes
  * everyone's, so no rank goes on alone into a collective step. */
@@ -280,8 +281,8 @@ static vf_status design_key(const sched_plan *p, int w, int s, int v,
   const cfg_variant *var = &p->job->variants[v];
   const io_responses *r = p->resp[s];
   key_buf kb = {0};
-  int head[8] = {fs->k, rg->std_features, rg->std_per_run, rg->n_delays,
-                 rg->precision, rg->solver, rg->n_lambdas, r->run != NULL};
+  int head[9] = {fs->k, rg->std_features, rg->std_per_run, rg->n_delays, rg->precision,
+                 rg->solver, rg->n_lambdas, r->run != NULL, rg->cv_method};
   kb_add(&kb, var->features, strlen(var->features) + 1);
   kb_add(&kb, var->variable, strlen(var->variable) + 1);
   kb_add(&kb, head, sizeof head);
@@ -318,6 +319,17 @@ static void design_cost(const sched_plan *p, int w, int s, int v,
     /* U, then a CV fold's basis features (at most one per lambda), or the
      * refit's V and projected test features */
     bytes += esz * (nf * small + (f < fs->k ? nva * small * m : small * pd + nva * small));
+  }
+  /* a held-out model keeps the refit's factors and per fold and lambda an
+   * n_v x n_v inverse (two to a square); it may fall back to per fold */
+  ridge_opts o = unit_opts(rg);
+  if (ridge_cv_tries_held_out((long)ntr, (long)pd, fs->start, fs->k, &o)) {
+    double ho = esz * (ntr * pd + 2 * pd * pd + nte * pd);
+    for (int f = 0; f < fs->k; f++) {
+      double nva = fs->start[f + 1] - fs->start[f];
+      ho += esz * (double)((rg->n_lambdas + 1) / 2) * nva * (nva + 1);
+    }
+    bytes = ho > bytes ? ho : bytes;
   }
   d->flops = flops, d->bytes = bytes;
 }

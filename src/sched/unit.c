@@ -261,7 +261,10 @@ ridge_opts unit_opts(const cfg_ridge *rg) {
                   rg->lambda_per_voxel, 0,
                   rg->solver == CFG_SOLVER_SVD     ? RIDGE_SOLVER_SVD
                   : rg->solver == CFG_SOLVER_EIGEN ? RIDGE_SOLVER_EIGEN
-                                                   : RIDGE_SOLVER_AUTO};
+                                                   : RIDGE_SOLVER_AUTO,
+                  rg->cv_method == CFG_CVM_PER_FOLD   ? RIDGE_CV_PER_FOLD
+                  : rg->cv_method == CFG_CVM_HELD_OUT ? RIDGE_CV_HELD_OUT
+                                                      : RIDGE_CV_AUTO};
   return o;
 }
 
@@ -506,7 +509,7 @@ static vf_status fit(const sched_plan *p, const cache_entry *e, unit_data *d,
   if (p->job->stats.permutations > 0 || out->pred)
     VF_TRY(vf_calloc((size_t)d->nv * d->nte + 1, sizeof(double), "test predictions", &pred));
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
-                      curves, W, 0, pred};
+                      curves, W, 0, pred, 0};
   VF_TRY(fit_model(e, d, rg, &res));
   VF_TRY(unit_test_statistics(p, d, pred, out));
   for (size_t i = 0; curves && i < (size_t)d->nv * rg->n_lambdas; i++)

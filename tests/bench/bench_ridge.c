@@ -459,8 +459,9 @@ static int run_case(const shape *s, int grid, int single, double scale,
          name, P.ntr, P.k, P.p, v, P.nte, m, lo, hi, threads, P.gen_seconds);
   printf("   %cGEMM %ld^3: %.1f GFLOP/s (best of 3), kernel %s\n",
          single ? 'S' : 'D', gemm_n, gemm, openblas_get_corename());
-  printf("   fit %.3f s, F %.4g GFLOP, %.2f GFLOP/s = %.3f x GEMM\n", secs,
-         flops / 1e9, rate, rate / gemm);
+  printf("   fit %.3f s (%s), F %.4g GFLOP, %.2f GFLOP/s = %.3f x GEMM\n", secs,
+         res.held_out ? "held-out correction" : "factorised per fold", flops / 1e9, rate,
+         rate / gemm);
   printf("   peak RSS of the fit %.1f MiB%s (generation %.1f MiB, process at "
          "start %.1f MiB); X+Y+outputs %.1f MiB; ratio %.2f\n",
          fit_peak / MiB, reset ? "" : " (process; reset refused)",
@@ -473,11 +474,11 @@ static int run_case(const shape *s, int grid, int single, double scale,
   printf("RESULT case=%s shape=%s grid=%s precision=%s ntr=%ld nte=%ld p=%ld "
          "v=%ld k=%d m=%d threads=%d seconds=%.6f flops=%.6e gflops=%.4f "
          "gemm=%.4f frac=%.4f rss=%.0f gen_rss=%.0f base_rss=%.0f rss_reset=%d "
-         "xyo=%.0f rss_ratio=%.4f distinct_lambdas=%d median_r=%.4f kernel=%s\n",
+         "xyo=%.0f rss_ratio=%.4f distinct_lambdas=%d median_r=%.4f kernel=%s held_out=%d\n",
          name, s->name, GRIDS[grid], PRECS[single], P.ntr, P.nte, P.p, v, P.k,
          m, threads, secs, flops, rate, gemm, rate / gemm, (double)fit_peak,
          (double)gen_peak, (double)base_rss, reset, xyo, fit_peak / xyo, distinct, r[v / 2],
-         openblas_get_corename());
+         openblas_get_corename(), res.held_out);
   fflush(stdout);
   vf_free(&r);
 

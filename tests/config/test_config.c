@@ -85,6 +85,7 @@ static void test_demo(void) {
                r->std_per_run == 0, "standardize defaults");
   TU_CHECK(r->precision == CFG_PREC_DOUBLE && r->lambda_per_voxel == 1 &&
                r->save_weights == 0 && r->save_cv_scores == 0, "switch defaults");
+  TU_CHECK(r->solver == CFG_SOLVER_AUTO && r->cv_method == CFG_CVM_AUTO, "method defaults");
   TU_CHECK(job->n_pairs == 2, "%d", job->n_pairs);
   if (job->n_pairs == 2) {
     TU_CHECK(!strcmp(job->pairs[0].a, "mm-vis-l1") && !strcmp(job->pairs[0].b, "uni-vis-l1") &&
@@ -121,6 +122,7 @@ static const char *full_job =
     "  delays: [4, 1, 3, 2]\n"
     "  standardize: {features: center, responses: none, per_run: true}\n"
     "  precision: single\n"
+    "  cv_method: held_out\n"
     "  lambda_per_voxel: false\n"
     "  save_weights: true\n"
     "  save_cv_scores: TRUE\n"
@@ -141,6 +143,7 @@ static void check_full_ridge(const cfg_ridge *r) {
                r->std_per_run == 1, "standardize");
   TU_CHECK(r->precision == CFG_PREC_SINGLE && r->lambda_per_voxel == 0 &&
                r->save_weights == 1 && r->save_cv_scores == 1, "switches");
+  TU_CHECK(r->cv_method == CFG_CVM_HELD_OUT, "cv_method");
 }
 
 static void check_full_sweep(const cfg_job *job) {
@@ -309,6 +312,8 @@ static void test_bad_values(void) {
       "ridge.standardize.features: 'zscored' is not one of: none, center, zscore; did "
       "you mean 'zscore'?");
   BAD(MINI "  precision: half\n", "ridge.precision: 'half' is not one of: double, single");
+  BAD(MINI "  cv_method: heldout\n", "ridge.cv_method: 'heldout' is not one of: auto, "
+                                     "per_fold, held_out; did you mean 'held_out'?");
   BAD(MINI "rois: [V1, V2, V1]\n", "jobs/t.yaml:9:16: rois[2]: duplicate ROI 'V1'");
   BAD(MINI "rois: []\n", "rois: must not be empty");
   BAD(MINI "split: {train: [0, 100], test: [50, 10]}\n",

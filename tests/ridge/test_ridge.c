@@ -48,7 +48,7 @@ static int direct_solve(const double *X, long ldx, const double *Y, long ldy,
 }
 
 static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
-                      ridge_solver solver) {
+                      ridge_solver solver, ridge_cv_method cvm) {
   double *X = malloc(sizeof(double) * (ntr + nte) * p);
   double *Y = malloc(sizeof(double) * (ntr + nte) * v);
   long n = ntr + nte;
@@ -71,7 +71,7 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   TU_OK(ridge_folds_kfold(ntr, k, fold));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver, cvm};
   ridge_result res = {0};
   double *cvs = calloc(6 * v, sizeof(double)), *W = calloc(p * v, sizeof(double));
   res.best_lambda = calloc(v, sizeof(double));
@@ -80,7 +80,13 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   res.test_r2 = calloc(v, sizeof(double));
   res.cv_scores = cvs;
   res.weights = W;
+  res.held_out = -1;
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
+  /* held_out is honoured on these well-conditioned problems; auto takes it
+   * for many short folds (12 of 20 rows against 60 features) */
+  int want_ho = cvm == RIDGE_CV_HELD_OUT || (cvm == RIDGE_CV_AUTO && k >= 12);
+  TU_CHECK(res.held_out == want_ho, "held_out %d, wanted %d (n=%ld p=%ld k=%d)", res.held_out,
+           want_ho, ntr, p, k);
 
   /* every CV score against the direct solve */
   double worst = 0;
@@ -108,8 +114,8 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
     }
   }
   for (long i = 0; i < 6 * v; i++) worst = fmax(worst, fabs(cvs[i]));
-  TU_CHECK(worst < 1e-8, "CV scores differ from the direct solve by %.3g (n=%ld p=%ld dup=%d)",
-           worst, ntr, p, dup);
+  TU_CHECK(worst < 1e-8, "CV scores differ from the direct solve by %.3g (n=%ld p=%ld dup=%d "
+           "held_out=%d)", worst, ntr, p, dup, res.held_out);
 
   /* refit weights: each voxel's column against the direct solve at its lambda */
   long all[ntr];
@@ -151,7 +157,8 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
     TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, k, f[1], nte, f[3], NULL, &o, &rs));
     double d = 0;
     for (long c = 0; c < v; c++) d = fmax(d, fabs(rs.test_r[c] - res.test_r[c]));
-    TU_CHECK(d < 1e-3, "single vs double r differ by %.3g", d);
+    TU_CHECK(d < 1e-3, "single vs double r differ by %.3g (held_out %d, n=%ld p=%ld k=%d)", d,
+             rs.held_out, ntr, p, k);
     free(rs.test_r), free(rs.best_lambda);
     for (int a = 0; a < 4; a++) free(f[a]);
   }
@@ -190,9 +197,9 @@ static void check_delayed_fit(void) {
   TU_OK(ridge_folds_runs(ntr, run, fold, &k));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[4] = {0.1, 1, 10, 100}, bl[4], r[4], r2[4], W[9 * 4], Wd[9 * 4];
-  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO};
+  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO};
   double *pred = malloc(sizeof(double) * nte * v), *XW = malloc(sizeof(double) * nte * v);
-  ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred};
+  ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, pd, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
   /* the test predictions returned are X_test W (what the permutation tests reuse) */
   la_dgemm('N', 'N', nte, v, pd, 1, Xte, nte, W, pd, 0, XW, nte);
@@ -223,8 +230,8 @@ static void check_masked(void) {
   ridge_folds_kfold(ntr, 5, fold);
   ridge_folds_order(ntr, fold, 5, order, start);
   double lams[3] = {0.1, 1, 10}, bl[4], r[4], r2[4];
-  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO};
-  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL};
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO};
+  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, valid, &o, &res));
   TU_CHECK(res.n_masked == 1 && isnan(r[1]) && isnan(bl[1]), "masked voxel not masked");
   TU_CHECK(isfinite(r[0]) && isfinite(r[2]) && isfinite(r[3]), "NaN voxel polluted others");
@@ -290,7 +297,7 @@ static int same(const double *a, const double *b, long n) {
 
 /* A model made once and fitted to voxel blocks gives exactly the streaming
  * fit of all voxels; after a write/read round trip too. */
-static void check_model(long ntr, long nte, long p, long v, int k) {
+static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_method cvm) {
   long n = ntr + nte;
   double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
   make_problem(n, p, v, 99 + p, X, Y);
@@ -305,16 +312,18 @@ static void check_model(long ntr, long nte, long p, long v, int k) {
   ridge_folds_kfold(ntr, k, fold);
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {0.01, 1, 10, 100, 1e4, 1e8};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, cvm};
   double *a = calloc(4 * v, 8), *b = calloc(4 * v, 8), *c = calloc(4 * v, 8);
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
   ridge_model_d *M = NULL, *M2 = NULL;
   TU_OK(ridge_model_create_d(Xtr, ntr, p, start, k, Xte, nte, &o, &M));
   long h = v / 3; /* two blocks of voxels, fitted separately */
-  ridge_result rb1 = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL};
-  ridge_result rb2 = {b + h, b + v + h, b + 2 * v + h, b + 3 * v + h, NULL, NULL, 0, NULL};
+  ridge_result rb1 = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0};
+  ridge_result rb2 = {b + h, b + v + h, b + 2 * v + h, b + 3 * v + h, NULL, NULL, 0, NULL, 0};
   TU_OK(ridge_model_fit_d(M, Ytr, h, Yte, NULL, &o, &rb1));
+  TU_CHECK(rb1.held_out == ra.held_out && ra.held_out == (cvm == RIDGE_CV_HELD_OUT),
+           "model held_out %d, streaming %d", rb1.held_out, ra.held_out);
   TU_OK(ridge_model_fit_d(M, Ytr + h * ntr, v - h, Yte + h * nte, NULL, &o, &rb2));
   double err = 0;
   for (long i = 0; i < 4 * v; i++) err = fmax(err, fabs(a[i] - b[i]) / fmax(1, fabs(a[i])));
@@ -325,8 +334,8 @@ static void check_model(long ntr, long nte, long p, long v, int k) {
   TU_CHECK(mb.n >= ridge_model_bytes_d(M), "serialised %zu bytes < %zu", mb.n,
            ridge_model_bytes_d(M));
   TU_OK(ridge_model_read_d(mb_get, &mb, &M2));
-  ridge_result rc = {c, c + v, c + 2 * v, c + 3 * v, NULL, NULL, 0, NULL};
-  ridge_result rd = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL};
+  ridge_result rc = {c, c + v, c + 2 * v, c + 3 * v, NULL, NULL, 0, NULL, 0};
+  ridge_result rd = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0};
   TU_OK(ridge_model_fit_d(M, Ytr, v, Yte, NULL, &o, &rd));
   TU_CHECK(same(a, b, 4 * v), "model fit of all voxels differs from the streaming fit");
   if (M2) TU_OK(ridge_model_fit_d(M2, Ytr, v, Yte, NULL, &o, &rc));
@@ -338,7 +347,7 @@ static void check_model(long ntr, long nte, long p, long v, int k) {
   mb.pos = 0;
   ridge_model_s *Ms = NULL;
   TU_FAILS_WITH(ridge_model_read_s(mb_get, &mb, &Ms), VF_E_IO, "precision");
-  unsigned long long old = 0x4d52465856ULL, magic; /* format 1, before V was dropped */
+  unsigned long long old = 0x024d52465856ULL, magic; /* format 2, before held_out */
   memcpy(&magic, mb.b, sizeof magic);
   memcpy(mb.b, &old, sizeof old);
   mb.pos = 0;
@@ -354,19 +363,54 @@ static void check_model(long ntr, long nte, long p, long v, int k) {
   free(fold), free(order), free(a), free(b), free(c);
 }
 
+/* held_out where a fold's I - H_vv is singular to rounding (20 held-out
+ * rows, only 10 dimensions outside the span of 50 features, lambda 1e-12)
+ * falls back to factorising each fold, with the per-fold answers. */
+static void check_heldout_fallback(void) {
+  long ntr = 60, nte = 10, p = 50, v = 4, n = ntr + nte;
+  double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
+  make_problem(n, p, v, 5, X, Y);
+  long start[4] = {0, 20, 40, 60};
+  double lams[3] = {1e-12, 1, 100}, a[4 * 4], b[4 * 4];
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1};
+  /* rows [0, ntr) of X and Y are the training set, the rest the test set */
+  double *Xtr = malloc(8 * ntr * p), *Xte = malloc(8 * nte * p);
+  double *Ytr = malloc(8 * ntr * v), *Yte = malloc(8 * nte * v);
+  for (long j = 0; j < p; j++)
+    memcpy(Xtr + j * ntr, X + j * n, 8 * ntr), memcpy(Xte + j * nte, X + j * n + ntr, 8 * nte);
+  for (long j = 0; j < v; j++)
+    memcpy(Ytr + j * ntr, Y + j * n, 8 * ntr), memcpy(Yte + j * nte, Y + j * n + ntr, 8 * nte);
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, NULL, &o, &ra));
+  o.cv_method = RIDGE_CV_PER_FOLD;
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, NULL, &o, &rb));
+  TU_CHECK(ra.held_out == 0 && rb.held_out == 0, "ill-conditioned held_out was used (%d)",
+           ra.held_out);
+  TU_CHECK(same(a, b, 4 * v), "the fallback differs from the per-fold fit");
+  free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
-  for (int i = 0; i < 3; i++) {
-    check_fit(60, 20, 12, 9, 5, 0, solvers[i]);  /* primal shape: n > p */
-    check_fit(30, 10, 50, 6, 3, 0, solvers[i]);  /* dual shape: p > n */
-    check_fit(60, 20, 16, 5, 4, 1, solvers[i]);  /* rank-deficient X */
-    check_fit(20, 10, 40, 5, 4, 1, solvers[i]);  /* rank-deficient, p > n */
-  }
+  ridge_cv_method methods[2] = {RIDGE_CV_PER_FOLD, RIDGE_CV_HELD_OUT};
+  for (int i = 0; i < 3; i++)
+    for (int h = 0; h < 2; h++) {
+      check_fit(60, 20, 12, 9, 5, 0, solvers[i], methods[h]); /* primal shape: n > p */
+      check_fit(30, 10, 50, 6, 3, 0, solvers[i], methods[h]); /* dual shape: p > n */
+      check_fit(60, 20, 16, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient X */
+      check_fit(20, 10, 40, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient, p > n */
+    }
+  check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */
+  check_fit(240, 40, 60, 8, 4, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO);  /* few long ones */
+  check_heldout_fallback();
   check_delayed_fit();
   check_masked();
   check_folds_and_delays();
-  check_model(60, 20, 12, 30, 5); /* primal */
-  check_model(30, 10, 50, 20, 3); /* dual */
+  for (int h = 0; h < 2; h++) {
+    check_model(60, 20, 12, 30, 5, methods[h]); /* primal */
+    check_model(30, 10, 50, 20, 3, methods[h]); /* dual */
+  }
   return tu_finish("ridge");
 }
