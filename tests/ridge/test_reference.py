@@ -17,7 +17,8 @@ Jobs (and the cases of the method they cover):
             order; interleaved test stimuli; n % k != 0.
   loro      leave-one-run-out, FIR delays [1, 2], 4 training runs and a
             test run in the middle, unsorted run labels, CDF-2; sweep
-            standardize.per_run in {true, false}; an unsorted lambda list.
+            standardize.per_run in {true, false} x cv_method in {per_fold,
+            held_out}; an unsorted lambda list.
   shuffled  shuffled 4-fold CV (seed 12345), score r2, CDF-1.
 Every subject has a constant voxel and voxels with a NaN (in a training
 row, in a test row, or in one test repetition), which must come out masked,
@@ -245,9 +246,13 @@ ridge:
   standardize: {features: zscore, responses: zscore, per_run: true}
 sweep:
   ridge.standardize.per_run: [true, false]
+  ridge.cv_method: [per_fold, held_out]
 """ % ", ".join(repr(x) for x in lambdas)
-    points = [dict(label=f"ridge.standardize.per_run={pr}", score="r",
-                   per_voxel=True, per_run=pr == "true") for pr in ("true", "false")]
+    # per_fold factorises each fold, held_out all training rows once with the
+    # exact held-out correction: both must match the one reference
+    points = [dict(label=f"ridge.standardize.per_run={pr} ridge.cv_method={cm}", score="r",
+                   per_voxel=True, per_run=pr == "true")
+              for pr in ("true", "false") for cm in ("per_fold", "held_out")]
     return dict(name="loro", job=job, points=points, subjects=["sub-01"],
                 variants=["feat"], files={"feat": "features.nc"},
                 variable={"feat": "features"},
