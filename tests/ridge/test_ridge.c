@@ -391,6 +391,35 @@ static void check_heldout_fallback(void) {
   free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte);
 }
 
+/* With one lambda for all voxels the held-out fit cannot refit block by
+ * block (the lambda needs every voxel's scores): it refits afterwards, with
+ * the per-fold answers. */
+static void check_heldout_shared(void) {
+  long ntr = 60, nte = 15, p = 12, v = 7, n = ntr + nte;
+  double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
+  make_problem(n, p, v, 8, X, Y);
+  double *Xtr = malloc(8 * ntr * p), *Xte = malloc(8 * nte * p);
+  double *Ytr = malloc(8 * ntr * v), *Yte = malloc(8 * nte * v);
+  for (long j = 0; j < p; j++)
+    memcpy(Xtr + j * ntr, X + j * n, 8 * ntr), memcpy(Xte + j * nte, X + j * n + ntr, 8 * nte);
+  for (long j = 0; j < v; j++)
+    memcpy(Ytr + j * ntr, Y + j * n, 8 * ntr), memcpy(Yte + j * nte, Y + j * n + ntr, 8 * nte);
+  long start[6] = {0, 12, 24, 36, 48, 60};
+  double lams[5] = {0.1, 1, 10, 100, 1e3}, a[4 * 7], b[4 * 7], W[12 * 7], Wd[12 * 7];
+  ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, W, 0, NULL, -1};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, Wd, 0, NULL, -1};
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, NULL, &o, &ra));
+  o.cv_method = RIDGE_CV_PER_FOLD;
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, NULL, &o, &rb));
+  double err = tu_relerr(a + v, b + v, 3 * v);
+  TU_CHECK(ra.held_out == 1 && rb.held_out == 0, "held_out %d / %d", ra.held_out, rb.held_out);
+  TU_CHECK(same(a, b, v) && a[0] == a[v - 1], "shared lambda differs between the methods");
+  TU_CHECK(err < 1e-10 && tu_relerr(W, Wd, p * v) < 1e-10,
+           "held-out and per-fold fits with a shared lambda differ by %.3g", err);
+  free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
@@ -405,6 +434,7 @@ int main(int argc, char **argv) {
   check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */
   check_fit(240, 40, 60, 8, 4, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO);  /* few long ones */
   check_heldout_fallback();
+  check_heldout_shared();
   check_delayed_fit();
   check_masked();
   check_folds_and_delays();
