@@ -156,13 +156,16 @@ static vf_status set_lambdas(const yt_doc *d, yaml_node_t *n, const char *path,
 
 /* ---- cv ---- */
 
-static vf_status set_cv_scheme(const yt_doc *d, yaml_node_t *n, const char *path,
-                               draft *dr) {
-  int v = 0;
-  VF_CALL(yt_enum(d, n, path, cv_names, &v));
-  dr->r.cv = (cfg_cv_scheme)v;
-  return VF_OK;
-}
+/* A setter for a key whose value is one of names, stored in dr->r.field. */
+#define ENUM_SETTER(fn, names, field, type)                                       \
+  static vf_status fn(const yt_doc *d, yaml_node_t *n, const char *path, draft *dr) { \
+    int v = 0;                                                                    \
+    VF_CALL(yt_enum(d, n, path, names, &v));                                      \
+    dr->r.field = (type)v;                                                        \
+    return VF_OK;                                                                 \
+  }
+
+ENUM_SETTER(set_cv_scheme, cv_names, cv, cfg_cv_scheme)
 
 static vf_status set_cv_folds(const yt_doc *d, yaml_node_t *n, const char *path,
                               draft *dr) {
@@ -197,13 +200,7 @@ static vf_status set_cv(const yt_doc *d, yaml_node_t *n, const char *path,
 
 /* ---- scoring, delays, standardisation, switches ---- */
 
-static vf_status set_score(const yt_doc *d, yaml_node_t *n, const char *path,
-                           draft *dr) {
-  int v = 0;
-  VF_CALL(yt_enum(d, n, path, score_names, &v));
-  dr->r.score = (cfg_score)v;
-  return VF_OK;
-}
+ENUM_SETTER(set_score, score_names, score, cfg_score)
 
 static int cmp_int(const void *a, const void *b) {
   int x = *(const int *)a, y = *(const int *)b;
@@ -269,29 +266,11 @@ static vf_status set_standardize(const yt_doc *d, yaml_node_t *n,
   return VF_OK;
 }
 
-static vf_status set_precision(const yt_doc *d, yaml_node_t *n, const char *path,
-                               draft *dr) {
-  int v = 0;
-  VF_CALL(yt_enum(d, n, path, precision_names, &v));
-  dr->r.precision = (cfg_precision)v;
-  return VF_OK;
-}
+ENUM_SETTER(set_precision, precision_names, precision, cfg_precision)
 
-static vf_status set_solver(const yt_doc *d, yaml_node_t *n, const char *path,
-                            draft *dr) {
-  int v = 0;
-  VF_CALL(yt_enum(d, n, path, solver_names, &v));
-  dr->r.solver = (cfg_solver)v;
-  return VF_OK;
-}
+ENUM_SETTER(set_solver, solver_names, solver, cfg_solver)
 
-static vf_status set_cv_method(const yt_doc *d, yaml_node_t *n, const char *path,
-                               draft *dr) {
-  int v = 0;
-  VF_CALL(yt_enum(d, n, path, cv_method_names, &v));
-  dr->r.cv_method = (cfg_cv_method)v;
-  return VF_OK;
-}
+ENUM_SETTER(set_cv_method, cv_method_names, cv_method, cfg_cv_method)
 
 static vf_status set_lambda_per_voxel(const yt_doc *d, yaml_node_t *n,
                                       const char *path, draft *dr) {

@@ -295,18 +295,27 @@ static int same(const double *a, const double *b, long n) {
   return 1;
 }
 
+/* Rows [0, ntr) of X (n x p) and Y (n x v), n = ntr + nte, copied out as
+ * the training set, the rest as the test set. */
+static void split_rows(const double *X, const double *Y, long ntr, long nte, long p, long v,
+                       double **Xtr, double **Xte, double **Ytr, double **Yte) {
+  long n = ntr + nte;
+  *Xtr = malloc(8 * ntr * p), *Xte = malloc(8 * nte * p);
+  *Ytr = malloc(8 * ntr * v), *Yte = malloc(8 * nte * v);
+  for (long j = 0; j < p; j++)
+    memcpy(*Xtr + j * ntr, X + j * n, 8 * ntr), memcpy(*Xte + j * nte, X + j * n + ntr, 8 * nte);
+  for (long j = 0; j < v; j++)
+    memcpy(*Ytr + j * ntr, Y + j * n, 8 * ntr), memcpy(*Yte + j * nte, Y + j * n + ntr, 8 * nte);
+}
+
 /* A model made once and fitted to voxel blocks gives exactly the streaming
  * fit of all voxels; after a write/read round trip too. */
 static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_method cvm) {
   long n = ntr + nte;
   double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
   make_problem(n, p, v, 99 + p, X, Y);
-  double *Xtr = malloc(8 * ntr * p), *Xte = malloc(8 * nte * p);
-  double *Ytr = malloc(8 * ntr * v), *Yte = malloc(8 * nte * v);
-  for (long j = 0; j < p; j++)
-    memcpy(Xtr + j * ntr, X + j * n, 8 * ntr), memcpy(Xte + j * nte, X + j * n + ntr, 8 * nte);
-  for (long j = 0; j < v; j++)
-    memcpy(Ytr + j * ntr, Y + j * n, 8 * ntr), memcpy(Yte + j * nte, Y + j * n + ntr, 8 * nte);
+  double *Xtr, *Xte, *Ytr, *Yte;
+  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
   int *fold = malloc(sizeof(int) * ntr);
   long *order = malloc(sizeof(long) * ntr), start[16];
   ridge_folds_kfold(ntr, k, fold);
@@ -375,13 +384,8 @@ static void check_heldout_fallback(void) {
   ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT};
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1};
   ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1};
-  /* rows [0, ntr) of X and Y are the training set, the rest the test set */
-  double *Xtr = malloc(8 * ntr * p), *Xte = malloc(8 * nte * p);
-  double *Ytr = malloc(8 * ntr * v), *Yte = malloc(8 * nte * v);
-  for (long j = 0; j < p; j++)
-    memcpy(Xtr + j * ntr, X + j * n, 8 * ntr), memcpy(Xte + j * nte, X + j * n + ntr, 8 * nte);
-  for (long j = 0; j < v; j++)
-    memcpy(Ytr + j * ntr, Y + j * n, 8 * ntr), memcpy(Yte + j * nte, Y + j * n + ntr, 8 * nte);
+  double *Xtr, *Xte, *Ytr, *Yte;
+  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, NULL, &o, &ra));
   o.cv_method = RIDGE_CV_PER_FOLD;
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, NULL, &o, &rb));
@@ -398,12 +402,8 @@ static void check_heldout_shared(void) {
   long ntr = 60, nte = 15, p = 12, v = 7, n = ntr + nte;
   double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
   make_problem(n, p, v, 8, X, Y);
-  double *Xtr = malloc(8 * ntr * p), *Xte = malloc(8 * nte * p);
-  double *Ytr = malloc(8 * ntr * v), *Yte = malloc(8 * nte * v);
-  for (long j = 0; j < p; j++)
-    memcpy(Xtr + j * ntr, X + j * n, 8 * ntr), memcpy(Xte + j * nte, X + j * n + ntr, 8 * nte);
-  for (long j = 0; j < v; j++)
-    memcpy(Ytr + j * ntr, Y + j * n, 8 * ntr), memcpy(Yte + j * nte, Y + j * n + ntr, 8 * nte);
+  double *Xtr, *Xte, *Ytr, *Yte;
+  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
   long start[6] = {0, 12, 24, 36, 48, 60};
   double lams[5] = {0.1, 1, 10, 100, 1e3}, a[4 * 7], b[4 * 7], W[12 * 7], Wd[12 * 7];
   ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT};
