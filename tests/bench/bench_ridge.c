@@ -55,7 +55,8 @@ static void usage(FILE *f) {
           "usage: bench_ridge [--shape small,medium,shortclips|all]\n"
           "                   [--grid dense,wide|all] [--precision double,single|all]\n"
           "                   [--scale S] [--threads N] [--gemm N] [--seed N]\n"
-          "                   [--vox-block N] [--dump DIR]\n"
+          "                   [--vox-block N] [--cv-method auto|per_fold|held_out]\n"
+          "                   [--dump DIR]\n"
           "  shapes: small 1200x1000x5000, medium 3000x2000x20000,\n"
           "          shortclips 3600 (12 runs) x 768*4 delays x 20000\n"
           "  grids: dense logspace(-2, 6, 20), wide logspace(1, 20, 20)\n"
@@ -395,6 +396,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static size_t base_rss; /* peak RSS at the start of main: the libraries */
+static ridge_cv_method cv_method = RIDGE_CV_AUTO; /* --cv-method */
 
 static int run_case(const shape *s, int grid, int single, double scale,
                     int threads, long gemm_n, long vox_block, uint64_t seed,
@@ -413,7 +415,7 @@ static int run_case(const shape *s, int grid, int single, double scale,
 
   long v = P.v;
   ridge_opts o = {.lambdas = lam, .n_lambdas = m, .score = RIDGE_SCORE_R,
-                  .lambda_per_voxel = 1, .vox_block = vox_block};
+                  .lambda_per_voxel = 1, .vox_block = vox_block, .cv_method = cv_method};
   ridge_result res = {0};
   res.best_lambda = xalloc(v, sizeof(double), "best lambda");
   res.cv_best = xalloc(v, sizeof(double), "cv best");
@@ -525,7 +527,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--gemm")) gemm_n = strtol(val, &end, 10);
     else if (!strcmp(a, "--vox-block")) vox_block = strtol(val, &end, 10);
     else if (!strcmp(a, "--seed")) seed = strtoull(val, &end, 10);
-    else {
+    else if (!strcmp(a, "--cv-method")) {
+      const char *names[3] = {"auto", "per_fold", "held_out"};
+      int k = 0;
+      while (k < 3 && strcmp(val, names[k])) k++;
+      if (k == 3) {
+        fprintf(stderr, "bench_ridge: --cv-method is auto, per_fold or held_out\n");
+        return 2;
+      }
+      cv_method = (ridge_cv_method)k;
+    } else {
       usage(stderr);
       return 2;
     }
