@@ -44,9 +44,11 @@ void sgesdd_(const char *jobz, const la_int *m, const la_int *n, float *a,
 void dsyevd_(const char *jobz, const char *uplo, const la_int *n, double *a,
              const la_int *lda, double *w, double *work, const la_int *lwork,
              la_int *iwork, const la_int *liwork, la_int *info);
-void ssyevd_(const char *jobz, const char *uplo, const la_int *n, float *a,
-             const la_int *lda, float *w, float *work, const la_int *lwork,
-             la_int *iwork, const la_int *liwork, la_int *info);
+void dsyevr_(const char *jobz, const char *range, const char *uplo, const la_int *n,
+             double *a, const la_int *lda, const double *vl, const double *vu,
+             const la_int *il, const la_int *iu, const double *abstol, la_int *m,
+             double *w, double *z, const la_int *ldz, la_int *isuppz, double *work,
+             const la_int *lwork, la_int *iwork, const la_int *liwork, la_int *info);
 void dpotrf_(const char *uplo, const la_int *n, double *a, const la_int *lda,
              la_int *info);
 void dpotrs_(const char *uplo, const la_int *n, const la_int *nrhs,
@@ -90,8 +92,6 @@ void la_sgemm(char ta, char tb, long m, long n, long k, float alpha,
  * dimension lda. */
 void la_dsyrk_t(long n, long k, double alpha, const double *a, long lda,
                 double beta, double *c, long ldc);
-void la_ssyrk_t(long n, long k, float alpha, const float *a, long lda,
-                float beta, float *c, long ldc);
 
 /* C = alpha A A^T + beta C (lower triangle), A n x k. */
 void la_dsyrk_n(long n, long k, double alpha, const double *a, long lda,
@@ -122,7 +122,8 @@ void la_ssymm(char uplo, long m, long n, const float *a, long lda, const float *
 /* Eigendecomposition of the symmetric A (n x n, lower triangle used,
  * overwritten by the eigenvectors), eigenvalues ascending in w. */
 vf_status la_deig(double *a, long n, double *w);
-vf_status la_seig(float *a, long n, float *w);
+/* The same through MRRR: less memory, somewhat slower. */
+vf_status la_deig_lean(double *a, long n, double *w);
 
 
 /* ---- ScaLAPACK, PBLAS and BLACS (libscalapack-openmpi) ----------------- */

@@ -1,5 +1,6 @@
 /* The CV ridge fit in double precision (see cv.inc). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "voxfit/linalg.h"
@@ -11,9 +12,7 @@
 #define GEMM la_dgemm
 #define SVD la_dsvd
 #define SYRK_N la_dsyrk_n
-#define SYRK_T la_dsyrk_t
 #define EIG la_deig
 #define SPD_INVERSE la_dspd_inverse
 #define SYMM la_dsymm
-#define AUTO_EIGEN 1
 #include "cv.inc"

@@ -1,5 +1,6 @@
 /* The CV ridge fit in single precision (see cv.inc). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "voxfit/linalg.h"
@@ -11,9 +12,7 @@
 #define GEMM la_sgemm
 #define SVD la_ssvd
 #define SYRK_N la_ssyrk_n
-#define SYRK_T la_ssyrk_t
-#define EIG la_seig
+#define EIG la_deig_lean
 #define SPD_INVERSE la_sspd_inverse
 #define SYMM la_ssymm
-#define AUTO_EIGEN 0
 #include "cv.inc"

@@ -420,6 +420,54 @@ static void check_heldout_shared(void) {
   free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte);
 }
 
+/* Single precision on features whose condition number (about 3000)
+ * squared is beyond float32: singular values from 1 down to 10^-3.5 and
+ * responses with an equal share of every direction, so the smallest
+ * directions matter at small lambdas. The Gram matrix, formed and
+ * decomposed in float32, would lose them; every single-precision solver
+ * must give the double engine's test r to 1e-3 (the data's own float32
+ * rounding moves it by about 1e-4). */
+static void check_single_conditioned(void) {
+  long ntr = 240, nte = 60, p = 40, v = 6, n = ntr + nte;
+  double *X = malloc(sizeof(double) * n * p), *Y = calloc(n * v, sizeof(double));
+  double *c = malloc(sizeof(double) * p * v);
+  vf_rng g;
+  vf_rng_seed(&g, 11, 1);
+  randn(&g, X, n * p);
+  randn(&g, c, p * v);
+  la_dgemm('N', 'N', n, v, p, 1 / sqrt((double)p), X, n, c, p, 0, Y, n);
+  for (long j = 0; j < p; j++)
+    for (long i = 0; i < n; i++) X[j * n + i] *= pow(10.0, -3.5 * j / (p - 1));
+  for (long i = 0; i < n * v; i++) Y[i] += 1e-3 * (1 + i / n) * vf_rng_normal(&g);
+  double lams[5] = {1e-6, 1e-4, 1e-2, 1, 100}, d4[4 * 6], s4[4 * 6], *rd = d4 + 2 * v;
+  long start[5] = {0, 60, 120, 180, 240};
+  double *Xtr, *Xte, *Ytr, *Yte;
+  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
+  ridge_opts o = {lams, 5, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_SVD, RIDGE_CV_PER_FOLD};
+  ridge_result rdbl = {d4, d4 + v, d4 + 2 * v, d4 + 3 * v, NULL, NULL, 0, NULL, -1};
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 4, Xte, nte, Yte, NULL, &o, &rdbl));
+  TU_CHECK(d4[0] <= 1e-4 && rd[0] > 0.99, "the problem should favour small lambdas "
+           "(lambda %g, r %.4f)", d4[0], rd[0]);
+  float *f[4] = {malloc(sizeof(float) * ntr * p), malloc(sizeof(float) * nte * p),
+                 malloc(sizeof(float) * ntr * v), malloc(sizeof(float) * nte * v)};
+  const double *src[4] = {Xtr, Xte, Ytr, Yte};
+  const long len[4] = {ntr * p, nte * p, ntr * v, nte * v};
+  for (int a = 0; a < 4; a++)
+    for (long i = 0; i < len[a]; i++) f[a][i] = (float)src[a][i];
+  ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
+  for (int i = 0; i < 3; i++) {
+    o.solver = solvers[i];
+    ridge_result rsgl = {s4, s4 + v, s4 + 2 * v, s4 + 3 * v, NULL, NULL, 0, NULL, -1};
+    TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, 4, f[1], nte, f[3], NULL, &o, &rsgl));
+    double d = 0;
+    for (long k = 0; k < v; k++) d = fmax(d, fabs(s4[2 * v + k] - rd[k]));
+    TU_CHECK(d < 1e-3, "ill-conditioned single (solver %d) differs from double by %.3g in r",
+             (int)solvers[i], d);
+  }
+  for (int a = 0; a < 4; a++) free(f[a]);
+  free(X), free(Y), free(c), free(Xtr), free(Xte), free(Ytr), free(Yte);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
@@ -434,6 +482,7 @@ int main(int argc, char **argv) {
   check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */
   check_fit(240, 40, 60, 8, 4, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO);  /* few long ones */
   check_heldout_fallback();
+  check_single_conditioned();
   check_heldout_shared();
   check_delayed_fit();
   check_masked();
