@@ -47,6 +47,17 @@ static int direct_solve(const double *X, long ldx, const double *Y, long ldy,
   return info;
 }
 
+/* float copies of a split problem: f = {Xtr, Xte, Ytr, Yte}. */
+static void to_float(const double *Xtr, const double *Xte, const double *Ytr,
+                     const double *Yte, long ntr, long nte, long p, long v, float *f[4]) {
+  const double *src[4] = {Xtr, Xte, Ytr, Yte};
+  const long len[4] = {ntr * p, nte * p, ntr * v, nte * v};
+  for (int a = 0; a < 4; a++) {
+    f[a] = malloc(sizeof(float) * len[a]);
+    for (long i = 0; i < len[a]; i++) f[a][i] = (float)src[a][i];
+  }
+}
+
 static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
                       ridge_solver solver, ridge_cv_method cvm) {
   double *X = malloc(sizeof(double) * (ntr + nte) * p);
@@ -143,12 +154,8 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   TU_CHECK(rerr < 1e-10, "test scores inconsistent with weights: %.3g", rerr);
   /* the single-precision engine agrees in r to 1e-3 on this problem */
   if (!dup) {
-    float *f[4] = {malloc(sizeof(float) * ntr * p), malloc(sizeof(float) * nte * p),
-                   malloc(sizeof(float) * ntr * v), malloc(sizeof(float) * nte * v)};
-    const double *src[4] = {Xtr, Xte, Ytr, Yte};
-    const long len[4] = {ntr * p, nte * p, ntr * v, nte * v};
-    for (int a = 0; a < 4; a++)
-      for (long i = 0; i < len[a]; i++) f[a][i] = (float)src[a][i];
+    float *f[4];
+    to_float(Xtr, Xte, Ytr, Yte, ntr, nte, p, v, f);
     ridge_result rs = res;
     rs.test_r = calloc(v, sizeof(double));
     rs.best_lambda = calloc(v, sizeof(double));
@@ -439,7 +446,8 @@ static void check_single_conditioned(void) {
   for (long j = 0; j < p; j++)
     for (long i = 0; i < n; i++) X[j * n + i] *= pow(10.0, -3.5 * j / (p - 1));
   for (long i = 0; i < n * v; i++) Y[i] += 1e-3 * (1 + i / n) * vf_rng_normal(&g);
-  double lams[5] = {1e-6, 1e-4, 1e-2, 1, 100}, d4[4 * 6], s4[4 * 6], *rd = d4 + 2 * v;
+  double lams[5] = {1e-6, 1e-4, 1e-2, 1, 100}, d4[4 * 6] = {0}, s4[4 * 6] = {0};
+  const double *rd = d4 + 2 * v;
   long start[5] = {0, 60, 120, 180, 240};
   double *Xtr, *Xte, *Ytr, *Yte;
   split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
@@ -448,12 +456,8 @@ static void check_single_conditioned(void) {
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 4, Xte, nte, Yte, NULL, &o, &rdbl));
   TU_CHECK(d4[0] <= 1e-4 && rd[0] > 0.99, "the problem should favour small lambdas "
            "(lambda %g, r %.4f)", d4[0], rd[0]);
-  float *f[4] = {malloc(sizeof(float) * ntr * p), malloc(sizeof(float) * nte * p),
-                 malloc(sizeof(float) * ntr * v), malloc(sizeof(float) * nte * v)};
-  const double *src[4] = {Xtr, Xte, Ytr, Yte};
-  const long len[4] = {ntr * p, nte * p, ntr * v, nte * v};
-  for (int a = 0; a < 4; a++)
-    for (long i = 0; i < len[a]; i++) f[a][i] = (float)src[a][i];
+  float *f[4];
+  to_float(Xtr, Xte, Ytr, Yte, ntr, nte, p, v, f);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
   for (int i = 0; i < 3; i++) {
     o.solver = solvers[i];
