@@ -19,12 +19,12 @@ void ridge_choose(const double *cv, int m, long v, const unsigned char *valid,
  * Vt[i * q + t]. Components below tol of the largest are dropped. Gives
  * q, A (m x q: A[j * q + t] = norm_j U_jt S_t) and Vt (r x q), both
  * allocated here. */
+vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, double tol,
+                             int *q, double **A, double **Vt);
 /* The same for any filter matrix G (m x r, column-major: G[i * m + j] is
  * lambda j's factor of component i), overwritten. */
 vf_status ridge_matrix_basis(double *G, long r, int m, double tol, int *q, double **A,
                              double **Vt);
-vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, double tol,
-                             int *q, double **A, double **Vt);
 
 /* Adds weight x every lambda's CV score of one voxel to cv[0..m), from
  * its q basis predictions over n held-out rows: G (q x q, leading
