@@ -114,6 +114,12 @@ vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, 
   return st;
 }
 
+int ridge_kernel_pays(long nf, long r, long nb, long v) {
+  double direct = 2.0 * nf * r * v + 2.0 * nb * r * v;
+  double kernel = 2.0 * nb * r * nf + 2.0 * nb * nf * v;
+  return kernel < 0.95 * direct;
+}
+
 /* Flops per voxel of the two methods, with q taken as m. The per-fold
  * factorisations that held_out also saves do not grow with the voxels;
  * leaving them out keeps the choice independent of v, so that a model and

@@ -26,6 +26,12 @@ vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, 
 vf_status ridge_matrix_basis(double *G, long r, int m, double tol, int *q, double **A,
                              double **Vt);
 
+/* Whether a fold of nf training rows and rank r, with nb basis rows (q
+ * basis predictions of each held-out row), scores v voxels in fewer
+ * flops through its kernel K = XVB U^T (nb x nf), formed once, than
+ * through U^T Y and XVB (5% margin). */
+int ridge_kernel_pays(long nf, long r, long nb, long v);
+
 /* Adds weight x every lambda's CV score of one voxel to cv[0..m), from
  * its q basis predictions over n held-out rows: G (q x q, leading
  * dimension ldg) their centred Gram matrix, c their products with the

@@ -6,6 +6,7 @@
 #include "testutil.h"
 #include "voxfit/linalg.h"
 #include "voxfit/ridge.h"
+#include "../../src/ridge/choose.h"
 
 static void randn(vf_rng *g, double *a, long n) {
   for (long i = 0; i < n; i++) a[i] = vf_rng_normal(g);
@@ -473,6 +474,27 @@ static void check_single_conditioned(void) {
   free(X), free(Y), free(c), free(Xtr), free(Xte), free(Ytr), free(Yte);
 }
 
+/* Folds that score through their kernel K = XVB U^T (more voxels than
+ * basis rows; dual shapes), against the direct solve, and a model whose
+ * fits of 80 and 160 voxels make their kernels at fit time. */
+static void check_kernel_path(void) {
+  /* the shapes below: 3 folds of 30 rows (nf 20, 10 held out, r 20) and
+   * 4 of 20 (nf 15, 5 held out), q <= 6 basis predictions */
+  for (long nb = 10; nb <= 60; nb += 10)
+    TU_CHECK(ridge_kernel_pays(20, 20, nb, 120) && ridge_kernel_pays(20, 20, nb, 80),
+             "the kernel should pay for 20 x 20 folds, %ld basis rows", nb);
+  for (long nb = 5; nb <= 30; nb += 5)
+    TU_CHECK(ridge_kernel_pays(15, 15, nb, 120), "kernel for 15 x 15, %ld basis rows", nb);
+  TU_CHECK(!ridge_kernel_pays(48, 12, 72, 120) && !ridge_kernel_pays(20, 20, 60, 10),
+           "the kernel should not pay for a primal fold, nor for 10 voxels");
+  ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
+  for (int i = 0; i < 3; i++) {
+    check_fit(30, 10, 50, 120, 3, 0, solvers[i], RIDGE_CV_PER_FOLD);
+    check_fit(20, 10, 40, 120, 4, 1, solvers[i], RIDGE_CV_PER_FOLD); /* rank-deficient */
+  }
+  check_model(30, 10, 50, 240, 3, RIDGE_CV_PER_FOLD);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
@@ -484,6 +506,7 @@ int main(int argc, char **argv) {
       check_fit(60, 20, 16, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient X */
       check_fit(20, 10, 40, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient, p > n */
     }
+  check_kernel_path();
   check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */
   check_fit(240, 40, 60, 8, 4, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO);  /* few long ones */
   check_heldout_fallback();
