@@ -495,6 +495,56 @@ static void check_kernel_path(void) {
   check_model(30, 10, 50, 240, 3, RIDGE_CV_PER_FOLD);
 }
 
+/* Without weights wanted, a refit of many voxels on a short test set
+ * predicts each chosen lambda's voxels straight from their responses
+ * (K_j Y); its test predictions and scores must be those of the weights
+ * (checked against the direct solve in check_fit), masked voxels NaN. */
+static void check_refit_groups(void) {
+  long ntr = 30, nte = 10, p = 50, v = 120, n = ntr + nte;
+  double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
+  make_problem(n, p, v, 7, X, Y);
+  double *Xtr, *Xte, *Ytr, *Yte;
+  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
+  int fold[30];
+  long order[30], start[4];
+  ridge_folds_kfold(ntr, 3, fold);
+  ridge_folds_order(ntr, fold, 3, order, start);
+  double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD};
+  unsigned char valid[120];
+  for (long c = 0; c < v; c++) valid[c] = c % 17 != 5;
+  double *a = calloc(4 * v + p * v, 8), *b = calloc(4 * v + nte * v, 8);
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, a + 4 * v, 0, NULL, 0};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, b + 4 * v, 0};
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, valid, &o, &ra));
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, valid, &o, &rb));
+  double err = 0;
+  int nan_ok = 1, distinct = 0;
+  for (int j = 0; j < 6; j++) {
+    int used = 0;
+    for (long c = 0; c < v; c++) used |= ra.best_lambda[c] == lams[j];
+    distinct += used;
+  }
+  for (long c = 0; c < v; c++) {
+    const double *pt = b + 4 * v + c * nte, *w = a + 4 * v + c * p;
+    if (!valid[c]) {
+      for (long i = 0; i < nte; i++) nan_ok &= isnan(pt[i]);
+      continue;
+    }
+    err = fmax(err, fabs(ra.test_r[c] - rb.test_r[c]));
+    err = fmax(err, fabs(ra.test_r2[c] - rb.test_r2[c]));
+    for (long i = 0; i < nte; i++) {
+      double s = 0;
+      for (long q = 0; q < p; q++) s += Xte[q * nte + i] * w[q];
+      err = fmax(err, fabs(s - pt[i]) / fmax(1, fabs(s)));
+    }
+  }
+  TU_CHECK(distinct >= 2, "the problem should choose several lambdas (%d)", distinct);
+  TU_CHECK(err < 1e-10, "refit by lambda differs from the weights' predictions by %.3g", err);
+  TU_CHECK(nan_ok, "masked voxels' test predictions should be NaN");
+  free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte), free(a), free(b);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
@@ -507,6 +557,7 @@ int main(int argc, char **argv) {
       check_fit(20, 10, 40, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient, p > n */
     }
   check_kernel_path();
+  check_refit_groups();
   check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */
   check_fit(240, 40, 60, 8, 4, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO);  /* few long ones */
   check_heldout_fallback();
