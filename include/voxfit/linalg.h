@@ -113,11 +113,12 @@ vf_status la_ssvd(float *a, long m, long n, float *u, float *s, float *vt);
 double la_dspd_inverse(double *a, long n, long lda, char uplo);
 double la_sspd_inverse(float *a, long n, long lda, char uplo);
 
-/* C = A B for the symmetric A (m x m, triangle uplo), B and C m x n. */
-void la_dsymm(char uplo, long m, long n, const double *a, long lda, const double *b,
-              long ldb, double *c, long ldc);
-void la_ssymm(char uplo, long m, long n, const float *a, long lda, const float *b,
-              long ldb, float *c, long ldc);
+/* C = alpha A B + beta C for the symmetric A (m x m, triangle uplo), B
+ * and C m x n. */
+void la_dsymm(char uplo, long m, long n, double alpha, const double *a, long lda,
+              const double *b, long ldb, double beta, double *c, long ldc);
+void la_ssymm(char uplo, long m, long n, float alpha, const float *a, long lda,
+              const float *b, long ldb, float beta, float *c, long ldc);
 
 /* Eigendecomposition of the symmetric A (n x n, lower triangle used,
  * overwritten by the eigenvectors), eigenvalues ascending in w. */

@@ -183,16 +183,15 @@ double la_sspd_inverse(float *a, long n, long lda, char uplo) {
   if (m <= 0 || n <= 0) return;                                              \
   la_int im = (la_int)m, in = (la_int)n, ia = (la_int)lda, ib = (la_int)ldb, \
          ic = (la_int)ldc;                                                   \
-  T one = 1, zero = 0;                                                       \
   char u = uplo == 'L' || uplo == 'l' ? 'L' : 'U';                           \
-  SYMM("L", &u, &im, &in, &one, a, &ia, b, &ib, &zero, c, &ic);
+  SYMM("L", &u, &im, &in, &alpha, a, &ia, b, &ib, &beta, c, &ic);
 
-void la_dsymm(char uplo, long m, long n, const double *a, long lda, const double *b,
-              long ldb, double *c, long ldc) {
+void la_dsymm(char uplo, long m, long n, double alpha, const double *a, long lda,
+              const double *b, long ldb, double beta, double *c, long ldc) {
   SYMM_BODY(double, dsymm_)
 }
 
-void la_ssymm(char uplo, long m, long n, const float *a, long lda, const float *b,
-              long ldb, float *c, long ldc) {
+void la_ssymm(char uplo, long m, long n, float alpha, const float *a, long lda,
+              const float *b, long ldb, float beta, float *c, long ldc) {
   SYMM_BODY(float, ssymm_)
 }

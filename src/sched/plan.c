@@ -321,13 +321,14 @@ static void design_cost(const sched_plan *p, int w, int s, int v,
     bytes += esz * (nf * small + (f < fs->k ? nva * small * m : small * pd + nva * small));
   }
   /* a held-out model keeps the refit's factors and per fold and lambda an
-   * n_v x n_v inverse (two to a square); it may fall back to per fold */
+   * n_v x n_v inverse (two to a square), as many n_v x n_v products C_t
+   * at most; it may fall back to per fold */
   ridge_opts o = unit_opts(rg);
   if (ridge_cv_tries_held_out((long)ntr, (long)pd, fs->start, fs->k, &o)) {
     double ho = esz * (ntr * pd + 2 * pd * pd + nte * pd);
     for (int f = 0; f < fs->k; f++) {
       double nva = fs->start[f + 1] - fs->start[f];
-      ho += esz * (double)((rg->n_lambdas + 1) / 2) * nva * (nva + 1);
+      ho += 2 * esz * (double)((rg->n_lambdas + 1) / 2) * nva * (nva + 1);
     }
     bytes = ho > bytes ? ho : bytes;
   }
