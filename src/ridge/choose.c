@@ -125,12 +125,15 @@ int ridge_kernel_pays(long nf, long r, long nb, long v) {
  * leaving them out keeps the choice independent of v, so that a model and
  * the streaming fit choose alike. */
 static int held_out_pays(long ntr, long p, const long *start, int k, int m) {
-  double r = ntr < p ? ntr : p, per = 0, ho = 2.0 * ntr * r;
+  /* held_out: U^T Y and the q filtered fits over all rows, then per fold
+   * the q products with C_t, the lambdas' combinations, the m SYMMs with
+   * the inverses and the scores */
+  double r = ntr < p ? ntr : p, per = 0, ho = 2.0 * ntr * r + 2.0 * m * ntr * r;
   for (int f = 0; f < k; f++) {
     double nv = (double)(start[f + 1] - start[f]), nf = ntr - nv;
     double d = nf < p ? nf : (double)p;
     per += 2 * nf * d + 2.0 * m * nv * d;
-    ho += 2 * nv * r + 2.0 * m * nv * r + 2.0 * m * m * nv + 2 * m * nv * nv + 30.0 * m * nv;
+    ho += 2.0 * m * nv * nv + 2.0 * m * m * nv + 2.0 * m * nv * nv + 30.0 * m * nv;
   }
   return ho < 0.9 * per;
 }
