@@ -317,14 +317,22 @@ static void split_rows(const double *X, const double *Y, long ntr, long nte, lon
     memcpy(*Ytr + j * ntr, Y + j * n, 8 * ntr), memcpy(*Yte + j * nte, Y + j * n + ntr, 8 * nte);
 }
 
+/* A planted problem (make_problem) of ntr training and nte test rows,
+ * split by split_rows. */
+static void split_problem(long ntr, long nte, long p, long v, uint64_t seed, double **Xtr,
+                          double **Xte, double **Ytr, double **Yte) {
+  long n = ntr + nte;
+  double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
+  make_problem(n, p, v, seed, X, Y);
+  split_rows(X, Y, ntr, nte, p, v, Xtr, Xte, Ytr, Yte);
+  free(X), free(Y);
+}
+
 /* A model made once and fitted to voxel blocks gives exactly the streaming
  * fit of all voxels; after a write/read round trip too. */
 static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_method cvm) {
-  long n = ntr + nte;
-  double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
-  make_problem(n, p, v, 99 + p, X, Y);
   double *Xtr, *Xte, *Ytr, *Yte;
-  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
+  split_problem(ntr, nte, p, v, 99 + p, &Xtr, &Xte, &Ytr, &Yte);
   int *fold = malloc(sizeof(int) * ntr);
   long *order = malloc(sizeof(long) * ntr), start[16];
   ridge_folds_kfold(ntr, k, fold);
@@ -380,7 +388,7 @@ static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_meth
   TU_FAILS_WITH(ridge_model_fit_d(M, Ytr, v, Yte, NULL, &o2, &rc), VF_E_INTERNAL, "lambdas");
   ridge_model_destroy_d(&M);
   ridge_model_destroy_d(&M); /* takes NULL */
-  free(mb.b), free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte);
+  free(mb.b), free(Xtr), free(Xte), free(Ytr), free(Yte);
   free(fold), free(order), free(a), free(b), free(c);
 }
 
@@ -388,34 +396,30 @@ static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_meth
  * rows, only 10 dimensions outside the span of 50 features, lambda 1e-12)
  * falls back to factorising each fold, with the per-fold answers. */
 static void check_heldout_fallback(void) {
-  long ntr = 60, nte = 10, p = 50, v = 4, n = ntr + nte;
-  double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
-  make_problem(n, p, v, 5, X, Y);
+  long ntr = 60, nte = 10, p = 50, v = 4;
   long start[4] = {0, 20, 40, 60};
   double lams[3] = {1e-12, 1, 100}, a[4 * 4], b[4 * 4];
   ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT};
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1};
   ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1};
   double *Xtr, *Xte, *Ytr, *Yte;
-  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
+  split_problem(ntr, nte, p, v, 5, &Xtr, &Xte, &Ytr, &Yte);
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, NULL, &o, &ra));
   o.cv_method = RIDGE_CV_PER_FOLD;
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, NULL, &o, &rb));
   TU_CHECK(ra.held_out == 0 && rb.held_out == 0, "ill-conditioned held_out was used (%d)",
            ra.held_out);
   TU_CHECK(same(a, b, 4 * v), "the fallback differs from the per-fold fit");
-  free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte);
+  free(Xtr), free(Xte), free(Ytr), free(Yte);
 }
 
 /* With one lambda for all voxels the held-out fit cannot refit block by
  * block (the lambda needs every voxel's scores): it refits afterwards, with
  * the per-fold answers. */
 static void check_heldout_shared(void) {
-  long ntr = 60, nte = 15, p = 12, v = 7, n = ntr + nte;
-  double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
-  make_problem(n, p, v, 8, X, Y);
+  long ntr = 60, nte = 15, p = 12, v = 7;
   double *Xtr, *Xte, *Ytr, *Yte;
-  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
+  split_problem(ntr, nte, p, v, 8, &Xtr, &Xte, &Ytr, &Yte);
   long start[6] = {0, 12, 24, 36, 48, 60};
   double lams[5] = {0.1, 1, 10, 100, 1e3}, a[4 * 7], b[4 * 7], W[12 * 7], Wd[12 * 7];
   ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT};
@@ -429,7 +433,7 @@ static void check_heldout_shared(void) {
   TU_CHECK(same(a, b, v) && a[0] == a[v - 1], "shared lambda differs between the methods");
   TU_CHECK(err < 1e-10 && tu_relerr(W, Wd, p * v) < 1e-10,
            "held-out and per-fold fits with a shared lambda differ by %.3g", err);
-  free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte);
+  free(Xtr), free(Xte), free(Ytr), free(Yte);
 }
 
 /* Single precision on features whose condition number (about 3000)
@@ -503,11 +507,9 @@ static void check_kernel_path(void) {
  * (K_j Y); its test predictions and scores must be those of the weights
  * (checked against the direct solve in check_fit), masked voxels NaN. */
 static void check_refit_groups(void) {
-  long ntr = 30, nte = 10, p = 50, v = 120, n = ntr + nte;
-  double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
-  make_problem(n, p, v, 7, X, Y);
+  long ntr = 30, nte = 10, p = 50, v = 120;
   double *Xtr, *Xte, *Ytr, *Yte;
-  split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
+  split_problem(ntr, nte, p, v, 7, &Xtr, &Xte, &Ytr, &Yte);
   int fold[30];
   long order[30], start[4];
   ridge_folds_kfold(ntr, 3, fold);
@@ -545,7 +547,7 @@ static void check_refit_groups(void) {
   TU_CHECK(distinct >= 2, "the problem should choose several lambdas (%d)", distinct);
   TU_CHECK(err < 1e-10, "refit by lambda differs from the weights' predictions by %.3g", err);
   TU_CHECK(nan_ok, "masked voxels' test predictions should be NaN");
-  free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte), free(a), free(b);
+  free(Xtr), free(Xte), free(Ytr), free(Yte), free(a), free(b);
 }
 
 int main(int argc, char **argv) {
