@@ -55,6 +55,23 @@ static void normalise_rows(double *G, int m, long r, double *norm) {
   }
 }
 
+double ridge_score_of(double cov, double var, double mp, double my, double syy, long n,
+                      ridge_score kind) {
+  if (kind == RIDGE_SCORE_R2) {
+    double res = syy - 2 * cov + var + n * (my - mp) * (my - mp);
+    return syy > 0 ? 1.0 - res / syy : 0.0;
+  }
+  return (var > 0 && syy > 0) ? cov / sqrt(var * syy) : 0.0;
+}
+
+int ridge_is_identity(const double *A, int q, int m) {
+  if (q != m) return 0;
+  for (int j = 0; j < m; j++)
+    for (int t = 0; t < q; t++)
+      if (A[j * q + t] != (j == t)) return 0;
+  return 1;
+}
+
 /* G A comes from one small GEMM: a loop per lambda would be a chain of
  * dependent additions. */
 void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg,
@@ -65,14 +82,7 @@ void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg
     const double *a = A + (size_t)j * q, *ga = GA + (size_t)j * q;
     double cov = 0, var = 0, mp = 0;
     for (int t = 0; t < q; t++) cov += a[t] * c[t], var += a[t] * ga[t], mp += a[t] * mu[t];
-    double score;
-    if (kind == RIDGE_SCORE_R2) {
-      double res = syy - 2 * cov + var + n * (my - mp) * (my - mp);
-      score = syy > 0 ? 1.0 - res / syy : 0.0;
-    } else {
-      score = (var > 0 && syy > 0) ? cov / sqrt(var * syy) : 0.0;
-    }
-    cv[j] += weight * score;
+    cv[j] += weight * ridge_score_of(cov, var, mp, my, syy, n, kind);
   }
 }
 

@@ -43,4 +43,13 @@ void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg
                         const double *c, const double *mu, double my, double syy, long n,
                         ridge_score kind, double weight, double *GA, double *cv);
 
+/* A prediction's score against held-out responses (n rows, mean my,
+ * centred sum of squares syy) from its centred products: cov with the
+ * responses, var with itself, and its mean mp. */
+double ridge_score_of(double cov, double var, double mp, double my, double syy, long n,
+                      ridge_score kind);
+
+/* Whether A (m x q) is the identity. */
+int ridge_is_identity(const double *A, int q, int m);
+
 #endif

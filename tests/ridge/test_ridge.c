@@ -550,6 +550,37 @@ static void check_refit_groups(void) {
   free(Xtr), free(Xte), free(Ytr), free(Yte), free(a), free(b);
 }
 
+/* ridge_score_of (the scores of the basis and of dense grids' own
+ * predictions) from centred sums, against Pearson r and R^2 written out,
+ * on a prediction with its own offset and scale; and ridge_is_identity,
+ * which sends dense grids' folds to their own predictions. */
+static void check_score_of(void) {
+  enum { N = 37 };
+  double y[N], pr[N], my = 0, mp = 0, sxy = 0, sxx = 0, syy = 0, res = 0;
+  for (int i = 0; i < N; i++) {
+    y[i] = sin(0.7 * i) + 0.1 * i;
+    pr[i] = 3.0 + 0.5 * y[i] + 0.3 * cos(1.3 * i);
+    my += y[i] / N, mp += pr[i] / N;
+  }
+  for (int i = 0; i < N; i++) {
+    sxy += (pr[i] - mp) * (y[i] - my), sxx += (pr[i] - mp) * (pr[i] - mp);
+    syy += (y[i] - my) * (y[i] - my), res += (y[i] - pr[i]) * (y[i] - pr[i]);
+  }
+  double r = ridge_score_of(sxy, sxx, mp, my, syy, N, RIDGE_SCORE_R);
+  double r2 = ridge_score_of(sxy, sxx, mp, my, syy, N, RIDGE_SCORE_R2);
+  TU_CHECK(fabs(r - sxy / sqrt(sxx * syy)) < 1e-14 && r > 0.5, "r %.17g", r);
+  TU_CHECK(fabs(r2 - (1 - res / syy)) < 1e-12 && r2 < 0, "R^2 %.17g against %.17g", r2,
+           1 - res / syy);
+  TU_CHECK(ridge_score_of(0, 0, 0, my, syy, N, RIDGE_SCORE_R) == 0 &&
+           ridge_score_of(sxy, sxx, mp, my, 0, N, RIDGE_SCORE_R2) == 0,
+           "a constant prediction or response scores 0");
+  double A[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  TU_CHECK(ridge_is_identity(A, 3, 3) && !ridge_is_identity(A, 2, 3) &&
+           !ridge_is_identity(A, 3, 2), "the 3 x 3 identity, and no non-square one");
+  A[5] = 1e-300;
+  TU_CHECK(!ridge_is_identity(A, 3, 3), "an off-diagonal entry is not the identity");
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
@@ -561,6 +592,7 @@ int main(int argc, char **argv) {
       check_fit(60, 20, 16, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient X */
       check_fit(20, 10, 40, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient, p > n */
     }
+  check_score_of();
   check_kernel_path();
   check_refit_groups();
   check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */
