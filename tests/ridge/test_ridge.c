@@ -59,6 +59,25 @@ static void to_float(const double *Xtr, const double *Xte, const double *Ytr,
   }
 }
 
+/* The fit o gave res (with CV scores) again with one lambda per product
+ * (pred_block 1), which dense grids' folds honour: the same scores. */
+static void check_one_per_product(const double *Xtr, long ntr, long p, const double *Ytr,
+                                  long v, const long *start, int k, const double *Xte,
+                                  long nte, const double *Yte, const ridge_opts *o,
+                                  const ridge_result *res) {
+  int m = o->n_lambdas;
+  ridge_opts o1 = *o;
+  o1.pred_block = 1;
+  double *b = calloc((size_t)(m + 3) * v, sizeof(double));
+  ridge_result r1 = {b, NULL, b + v, b + 2 * v, b + 3 * v, NULL, 0, NULL, 0};
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o1, &r1));
+  double err = 0;
+  for (long i = 0; i < (long)m * v; i++) err = fmax(err, fabs(r1.cv_scores[i] - res->cv_scores[i]));
+  for (long c = 0; c < v; c++) err = fmax(err, fabs(r1.best_lambda[c] - res->best_lambda[c]));
+  TU_CHECK(err < 1e-12, "one lambda per product changes the CV scores by %.3g", err);
+  free(b);
+}
+
 static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
                       ridge_solver solver, ridge_cv_method cvm) {
   double *X = malloc(sizeof(double) * (ntr + nte) * p);
@@ -83,7 +102,7 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   TU_OK(ridge_folds_kfold(ntr, k, fold));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver, cvm};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver, cvm, 0};
   ridge_result res = {0};
   double *cvs = calloc(6 * v, sizeof(double)), *W = calloc(p * v, sizeof(double));
   res.best_lambda = calloc(v, sizeof(double));
@@ -94,6 +113,7 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   res.weights = W;
   res.held_out = -1;
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
+  check_one_per_product(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, &o, &res);
   /* held_out is honoured on these well-conditioned problems; auto takes it
    * for many short folds (12 of 20 rows against 60 features) */
   int want_ho = cvm == RIDGE_CV_HELD_OUT || (cvm == RIDGE_CV_AUTO && k >= 12);
@@ -206,7 +226,7 @@ static void check_delayed_fit(void) {
   TU_OK(ridge_folds_runs(ntr, run, fold, &k));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[4] = {0.1, 1, 10, 100}, bl[4], r[4], r2[4], W[9 * 4], Wd[9 * 4];
-  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO};
+  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0};
   double *pred = malloc(sizeof(double) * nte * v), *XW = malloc(sizeof(double) * nte * v);
   ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, pd, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
@@ -239,7 +259,7 @@ static void check_masked(void) {
   ridge_folds_kfold(ntr, 5, fold);
   ridge_folds_order(ntr, fold, 5, order, start);
   double lams[3] = {0.1, 1, 10}, bl[4], r[4], r2[4];
-  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO};
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0};
   ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, valid, &o, &res));
   TU_CHECK(res.n_masked == 1 && isnan(r[1]) && isnan(bl[1]), "masked voxel not masked");
@@ -338,7 +358,7 @@ static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_meth
   ridge_folds_kfold(ntr, k, fold);
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {0.01, 1, 10, 100, 1e4, 1e8};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, cvm};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0};
   double *a = calloc(4 * v, 8), *b = calloc(4 * v, 8), *c = calloc(4 * v, 8);
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
@@ -399,7 +419,7 @@ static void check_heldout_fallback(void) {
   long ntr = 60, nte = 10, p = 50, v = 4;
   long start[4] = {0, 20, 40, 60};
   double lams[3] = {1e-12, 1, 100}, a[4 * 4], b[4 * 4];
-  ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT};
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0};
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1};
   ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1};
   double *Xtr, *Xte, *Ytr, *Yte;
@@ -422,7 +442,7 @@ static void check_heldout_shared(void) {
   split_problem(ntr, nte, p, v, 8, &Xtr, &Xte, &Ytr, &Yte);
   long start[6] = {0, 12, 24, 36, 48, 60};
   double lams[5] = {0.1, 1, 10, 100, 1e3}, a[4 * 7], b[4 * 7], W[12 * 7], Wd[12 * 7];
-  ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT};
+  ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0};
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, W, 0, NULL, -1};
   ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, Wd, 0, NULL, -1};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, NULL, &o, &ra));
@@ -460,7 +480,7 @@ static void check_single_conditioned(void) {
   long start[5] = {0, 60, 120, 180, 240};
   double *Xtr, *Xte, *Ytr, *Yte;
   split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
-  ridge_opts o = {lams, 5, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_SVD, RIDGE_CV_PER_FOLD};
+  ridge_opts o = {lams, 5, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_SVD, RIDGE_CV_PER_FOLD, 0};
   ridge_result rdbl = {d4, d4 + v, d4 + 2 * v, d4 + 3 * v, NULL, NULL, 0, NULL, -1};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 4, Xte, nte, Yte, NULL, &o, &rdbl));
   TU_CHECK(d4[0] <= 1e-4 && rd[0] > 0.99, "the problem should favour small lambdas "
@@ -515,7 +535,7 @@ static void check_refit_groups(void) {
   ridge_folds_kfold(ntr, 3, fold);
   ridge_folds_order(ntr, fold, 3, order, start);
   double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0};
   unsigned char valid[120];
   for (long c = 0; c < v; c++) valid[c] = c % 17 != 5;
   double *a = calloc(4 * v + p * v, 8), *b = calloc(4 * v + nte * v, 8);
