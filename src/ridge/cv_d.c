@@ -12,7 +12,7 @@
 #define GEMM la_dgemm
 #define SVD la_dsvd
 #define SYRK_N la_dsyrk_n
-#define EIG la_deig
+#define EIG_ALL la_deig
 #define SPD_INVERSE la_dspd_inverse
 #define SYMM la_dsymm
 #include "cv.inc"

@@ -12,7 +12,7 @@
 #define GEMM la_sgemm
 #define SVD la_ssvd
 #define SYRK_N la_ssyrk_n
-#define EIG la_deig_lean
+#define EIG_ALL la_deig_lean
 #define SPD_INVERSE la_sspd_inverse
 #define SYMM la_ssymm
 #include "cv.inc"
