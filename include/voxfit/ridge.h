@@ -73,9 +73,9 @@ typedef struct {
   long vox_block;        /* voxels per block; 0 = default */
   ridge_solver solver;
   ridge_cv_method cv_method;
-  long pred_block;       /* a dense grid's held-out predictions per product,
-                            in elements (lambdas x rows x voxels); 0 =
-                            default (4M: 32 MiB in double) */
+  long pred_block;       /* a dense grid's CV predictions per product, in
+                            elements (lambdas x held-out rows x voxels);
+                            0 = default (4M: 32 MiB in double) */
 } ridge_opts;
 
 typedef struct {     /* arrays sized by the caller; NULL = not wanted */
