@@ -124,6 +124,12 @@ vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, 
   return st;
 }
 
+void ridge_lap(double *secs, ridge_phase phase, double *t) {
+  double now = vf_now();
+  if (secs) secs[phase] += now - *t;
+  *t = now;
+}
+
 int ridge_kernel_pays(long nf, long r, long nb, long v) {
   double direct = 2.0 * nf * r * v + 2.0 * nb * r * v;
   double kernel = 2.0 * nb * r * nf + 2.0 * nb * nf * v;

@@ -49,6 +49,10 @@ void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg
 double ridge_score_of(double cov, double var, double mp, double my, double syy, long n,
                       ridge_score kind);
 
+/* Adds the wall time since *t to secs[phase] (secs may be NULL) and
+ * restarts *t there: the fit's phase times (ridge_result.seconds). */
+void ridge_lap(double *secs, ridge_phase phase, double *t);
+
 /* Whether A (m x q) is the identity. */
 int ridge_is_identity(const double *A, int q, int m);
 

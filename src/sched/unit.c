@@ -509,8 +509,11 @@ static vf_status fit(const sched_plan *p, const cache_entry *e, unit_data *d,
   if (p->job->stats.permutations > 0 || out->pred)
     VF_TRY(vf_calloc((size_t)d->nv * d->nte + 1, sizeof(double), "test predictions", &pred));
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
-                      curves, W, 0, pred, 0};
+                      curves, W, 0, pred, 0, {0}};
   VF_TRY(fit_model(e, d, rg, &res));
+  vf_log(VF_LOG_DEBUG, "fit of %ld voxels: kernels %.2f s, CV products %.2f s, scoring %.2f s, "
+         "refit %.2f s", d->nv, res.seconds[RIDGE_T_FACTOR], res.seconds[RIDGE_T_PRODUCTS],
+         res.seconds[RIDGE_T_SCORE], res.seconds[RIDGE_T_REFIT]);
   VF_TRY(unit_test_statistics(p, d, pred, out));
   for (size_t i = 0; curves && i < (size_t)d->nv * rg->n_lambdas; i++)
     out->cv_scores[i] = (float)(d->valid[i / rg->n_lambdas] ? curves[i] : NAN);

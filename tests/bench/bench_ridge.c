@@ -464,6 +464,12 @@ static int run_case(const shape *s, int grid, int single, double scale,
   printf("   fit %.3f s (%s), F %.4g GFLOP, %.2f GFLOP/s = %.3f x GEMM\n", secs,
          res.held_out ? "held-out correction" : "factorised per fold", flops / 1e9, rate,
          rate / gemm);
+  const double *ph = res.seconds;
+  double other = secs - ph[RIDGE_T_FACTOR] - ph[RIDGE_T_PRODUCTS] - ph[RIDGE_T_SCORE] -
+                 ph[RIDGE_T_REFIT];
+  printf("   phases: factorisations %.2f s, CV products %.2f s, CV scoring %.2f s, "
+         "refit %.2f s, other %.2f s\n", ph[RIDGE_T_FACTOR], ph[RIDGE_T_PRODUCTS],
+         ph[RIDGE_T_SCORE], ph[RIDGE_T_REFIT], other);
   printf("   peak RSS of the fit %.1f MiB%s (generation %.1f MiB, process at "
          "start %.1f MiB); X+Y+outputs %.1f MiB; ratio %.2f\n",
          fit_peak / MiB, reset ? "" : " (process; reset refused)",
@@ -476,11 +482,13 @@ static int run_case(const shape *s, int grid, int single, double scale,
   printf("RESULT case=%s shape=%s grid=%s precision=%s ntr=%ld nte=%ld p=%ld "
          "v=%ld k=%d m=%d threads=%d seconds=%.6f flops=%.6e gflops=%.4f "
          "gemm=%.4f frac=%.4f rss=%.0f gen_rss=%.0f base_rss=%.0f rss_reset=%d "
-         "xyo=%.0f rss_ratio=%.4f distinct_lambdas=%d median_r=%.4f kernel=%s held_out=%d\n",
+         "xyo=%.0f rss_ratio=%.4f distinct_lambdas=%d median_r=%.4f kernel=%s held_out=%d "
+         "t_factor=%.4f t_products=%.4f t_score=%.4f t_refit=%.4f\n",
          name, s->name, GRIDS[grid], PRECS[single], P.ntr, P.nte, P.p, v, P.k,
          m, threads, secs, flops, rate, gemm, rate / gemm, (double)fit_peak,
          (double)gen_peak, (double)base_rss, reset, xyo, fit_peak / xyo, distinct, r[v / 2],
-         openblas_get_corename(), res.held_out);
+         openblas_get_corename(), res.held_out, ph[RIDGE_T_FACTOR], ph[RIDGE_T_PRODUCTS],
+         ph[RIDGE_T_SCORE], ph[RIDGE_T_REFIT]);
   fflush(stdout);
   vf_free(&r);
 

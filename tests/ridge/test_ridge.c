@@ -59,6 +59,20 @@ static void to_float(const double *Xtr, const double *Xte, const double *Ytr,
   }
 }
 
+/* The fit's phase times: none negative, each phase timed (a fit that
+ * factorised itself spent time in all four), and together no more than
+ * the wall time of the call (wall), so no stretch is counted twice. */
+static void check_phases(const ridge_result *res, double wall, int factorised) {
+  const double *t = res->seconds;
+  double sum = 0;
+  for (int i = 0; i < 4; i++) {
+    TU_CHECK(t[i] >= 0 && (t[i] > 0 || (i == RIDGE_T_FACTOR && !factorised)),
+             "phase %d took %g s", i, t[i]);
+    sum += t[i];
+  }
+  TU_CHECK(sum <= wall, "phases sum to %.6f s, the call took %.6f s", sum, wall);
+}
+
 /* The fit o gave res (with CV scores) again with one lambda per product
  * (pred_block 1), which dense grids' folds honour: the same scores. */
 static void check_one_per_product(const double *Xtr, long ntr, long p, const double *Ytr,
@@ -69,7 +83,7 @@ static void check_one_per_product(const double *Xtr, long ntr, long p, const dou
   ridge_opts o1 = *o;
   o1.pred_block = 1;
   double *b = calloc((size_t)(m + 3) * v, sizeof(double));
-  ridge_result r1 = {b, NULL, b + v, b + 2 * v, b + 3 * v, NULL, 0, NULL, 0};
+  ridge_result r1 = {b, NULL, b + v, b + 2 * v, b + 3 * v, NULL, 0, NULL, 0, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o1, &r1));
   double err = 0;
   for (long i = 0; i < (long)m * v; i++) err = fmax(err, fabs(r1.cv_scores[i] - res->cv_scores[i]));
@@ -112,7 +126,9 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   res.cv_scores = cvs;
   res.weights = W;
   res.held_out = -1;
+  double t0 = vf_now();
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
+  check_phases(&res, vf_now() - t0, 1);
   check_one_per_product(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, &o, &res);
   /* held_out is honoured on these well-conditioned problems; auto takes it
    * for many short folds (12 of 20 rows against 60 features) */
@@ -228,7 +244,7 @@ static void check_delayed_fit(void) {
   double lams[4] = {0.1, 1, 10, 100}, bl[4], r[4], r2[4], W[9 * 4], Wd[9 * 4];
   ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0};
   double *pred = malloc(sizeof(double) * nte * v), *XW = malloc(sizeof(double) * nte * v);
-  ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred, 0};
+  ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred, 0, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, pd, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
   /* the test predictions returned are X_test W (what the permutation tests reuse) */
   la_dgemm('N', 'N', nte, v, pd, 1, Xte, nte, W, pd, 0, XW, nte);
@@ -260,7 +276,7 @@ static void check_masked(void) {
   ridge_folds_order(ntr, fold, 5, order, start);
   double lams[3] = {0.1, 1, 10}, bl[4], r[4], r2[4];
   ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0};
-  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL, 0};
+  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL, 0, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, valid, &o, &res));
   TU_CHECK(res.n_masked == 1 && isnan(r[1]) && isnan(bl[1]), "masked voxel not masked");
   TU_CHECK(isfinite(r[0]) && isfinite(r[2]) && isfinite(r[3]), "NaN voxel polluted others");
@@ -360,13 +376,13 @@ static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_meth
   double lams[6] = {0.01, 1, 10, 100, 1e4, 1e8};
   ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0};
   double *a = calloc(4 * v, 8), *b = calloc(4 * v, 8), *c = calloc(4 * v, 8);
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, 0};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, 0, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
   ridge_model_d *M = NULL, *M2 = NULL;
   TU_OK(ridge_model_create_d(Xtr, ntr, p, start, k, Xte, nte, &o, &M));
   long h = v / 3; /* two blocks of voxels, fitted separately */
-  ridge_result rb1 = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0};
-  ridge_result rb2 = {b + h, b + v + h, b + 2 * v + h, b + 3 * v + h, NULL, NULL, 0, NULL, 0};
+  ridge_result rb1 = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0, {0}};
+  ridge_result rb2 = {b + h, b + v + h, b + 2 * v + h, b + 3 * v + h, NULL, NULL, 0, NULL, 0, {0}};
   TU_OK(ridge_model_fit_d(M, Ytr, h, Yte, NULL, &o, &rb1));
   TU_CHECK(rb1.held_out == ra.held_out && ra.held_out == (cvm == RIDGE_CV_HELD_OUT),
            "model held_out %d, streaming %d", rb1.held_out, ra.held_out);
@@ -383,9 +399,11 @@ static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_meth
   TU_CHECK(mb.n + cterms >= ridge_model_bytes_d(M), "serialised %zu bytes (+ %zu) < %zu", mb.n,
            cterms, ridge_model_bytes_d(M));
   TU_OK(ridge_model_read_d(mb_get, &mb, &M2));
-  ridge_result rc = {c, c + v, c + 2 * v, c + 3 * v, NULL, NULL, 0, NULL, 0};
-  ridge_result rd = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0};
+  ridge_result rc = {c, c + v, c + 2 * v, c + 3 * v, NULL, NULL, 0, NULL, 0, {0}};
+  ridge_result rd = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0, {0}};
+  double t0 = vf_now();
   TU_OK(ridge_model_fit_d(M, Ytr, v, Yte, NULL, &o, &rd));
+  check_phases(&rd, vf_now() - t0, 0); /* the model was factorised when made */
   TU_CHECK(same(a, b, 4 * v), "model fit of all voxels differs from the streaming fit");
   if (M2) TU_OK(ridge_model_fit_d(M2, Ytr, v, Yte, NULL, &o, &rc));
   TU_CHECK(same(a, c, 4 * v), "model read back gives other results");
@@ -420,8 +438,8 @@ static void check_heldout_fallback(void) {
   long start[4] = {0, 20, 40, 60};
   double lams[3] = {1e-12, 1, 100}, a[4 * 4], b[4 * 4];
   ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0};
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1};
-  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1, {0}};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1, {0}};
   double *Xtr, *Xte, *Ytr, *Yte;
   split_problem(ntr, nte, p, v, 5, &Xtr, &Xte, &Ytr, &Yte);
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, NULL, &o, &ra));
@@ -443,8 +461,8 @@ static void check_heldout_shared(void) {
   long start[6] = {0, 12, 24, 36, 48, 60};
   double lams[5] = {0.1, 1, 10, 100, 1e3}, a[4 * 7], b[4 * 7], W[12 * 7], Wd[12 * 7];
   ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0};
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, W, 0, NULL, -1};
-  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, Wd, 0, NULL, -1};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, W, 0, NULL, -1, {0}};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, Wd, 0, NULL, -1, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, NULL, &o, &ra));
   o.cv_method = RIDGE_CV_PER_FOLD;
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, NULL, &o, &rb));
@@ -481,7 +499,7 @@ static void check_single_conditioned(void) {
   double *Xtr, *Xte, *Ytr, *Yte;
   split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
   ridge_opts o = {lams, 5, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_SVD, RIDGE_CV_PER_FOLD, 0};
-  ridge_result rdbl = {d4, d4 + v, d4 + 2 * v, d4 + 3 * v, NULL, NULL, 0, NULL, -1};
+  ridge_result rdbl = {d4, d4 + v, d4 + 2 * v, d4 + 3 * v, NULL, NULL, 0, NULL, -1, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 4, Xte, nte, Yte, NULL, &o, &rdbl));
   TU_CHECK(d4[0] <= 1e-4 && rd[0] > 0.99, "the problem should favour small lambdas "
            "(lambda %g, r %.4f)", d4[0], rd[0]);
@@ -490,7 +508,7 @@ static void check_single_conditioned(void) {
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
   for (int i = 0; i < 3; i++) {
     o.solver = solvers[i];
-    ridge_result rsgl = {s4, s4 + v, s4 + 2 * v, s4 + 3 * v, NULL, NULL, 0, NULL, -1};
+    ridge_result rsgl = {s4, s4 + v, s4 + 2 * v, s4 + 3 * v, NULL, NULL, 0, NULL, -1, {0}};
     TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, 4, f[1], nte, f[3], NULL, &o, &rsgl));
     double d = 0;
     for (long k = 0; k < v; k++) d = fmax(d, fabs(s4[2 * v + k] - rd[k]));
@@ -539,8 +557,8 @@ static void check_refit_groups(void) {
   unsigned char valid[120];
   for (long c = 0; c < v; c++) valid[c] = c % 17 != 5;
   double *a = calloc(4 * v + p * v, 8), *b = calloc(4 * v + nte * v, 8);
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, a + 4 * v, 0, NULL, 0};
-  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, b + 4 * v, 0};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, a + 4 * v, 0, NULL, 0, {0}};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, b + 4 * v, 0, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, valid, &o, &ra));
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, valid, &o, &rb));
   double err = 0;

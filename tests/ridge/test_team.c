@@ -86,7 +86,7 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc) {
   for (int i = 0; i < 4; i++) ref[i] = calloc(v, sizeof(double)), got[i] = calloc(v, sizeof(double));
   double *rcv = calloc(10 * v, sizeof(double)), *gcv = calloc(10 * v, sizeof(double));
   double *rW = calloc(p * v, sizeof(double)), *rP = calloc(nte * v, sizeof(double));
-  ridge_result rr = {ref[0], ref[1], ref[2], ref[3], rcv, rW, 0, rP, 0};
+  ridge_result rr = {ref[0], ref[1], ref[2], ref[3], rcv, rW, 0, rP, 0, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, c->k, Xte, nte, Yte, valid, &o, &rr));
   /* the team */
   la_grid g;
