@@ -511,8 +511,8 @@ static vf_status fit(const sched_plan *p, const cache_entry *e, unit_data *d,
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
                       curves, W, 0, pred, 0, {0}};
   VF_TRY(fit_model(e, d, rg, &res));
-  vf_log(VF_LOG_DEBUG, "fit of %ld voxels: kernels %.2f s, CV products %.2f s, scoring %.2f s, "
-         "refit %.2f s", d->nv, res.seconds[RIDGE_T_FACTOR], res.seconds[RIDGE_T_PRODUCTS],
+  vf_log(VF_LOG_DEBUG, "fit of %ld voxels: kernels %.3f s, CV products %.3f s, scoring %.3f s, "
+         "refit %.3f s", d->nv, res.seconds[RIDGE_T_FACTOR], res.seconds[RIDGE_T_PRODUCTS],
          res.seconds[RIDGE_T_SCORE], res.seconds[RIDGE_T_REFIT]);
   VF_TRY(unit_test_statistics(p, d, pred, out));
   for (size_t i = 0; curves && i < (size_t)d->nv * rg->n_lambdas; i++)
