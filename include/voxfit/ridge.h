@@ -90,19 +90,22 @@ typedef struct {     /* arrays sized by the caller; NULL = not wanted */
   int held_out;        /* set by the fit: 1 if the CV used the held-out
                           correction, 0 if it factorised each fold */
   double seconds[4];   /* set by the single-rank fits: wall time by phase
-                          (ridge_phase), to tell where a fit's time goes */
+                          (ridge_phase), to tell where a fit's time goes;
+                          meaningful when the fit returned VF_OK */
 } ridge_result;
 
 /* The phases of ridge_result.seconds. Their sum is most of the fit; the
- * rest is choosing lambdas, filling results and allocation. */
+ * rest is choosing lambdas, filling results and the CV's buffers. */
 typedef enum {
   RIDGE_T_FACTOR,   /* factorisations: each fold's (or all rows' for the
                        held-out correction) with its filter basis and
-                       kernel, and the refit's */
+                       kernel, and the refit's; in a model's fit
+                       (ridge_model_fit_*), factorised when the model was
+                       made, only the kernels made for that fit */
   RIDGE_T_PRODUCTS, /* the CV predictions' products: U^T Y, the basis
                        predictions, the held-out correction's */
   RIDGE_T_SCORE,    /* scoring every lambda's CV predictions */
-  RIDGE_T_REFIT     /* the refit's products and test scores */
+  RIDGE_T_REFIT     /* the refit's buffers, products and test scores */
 } ridge_phase;
 
 /* The fit in double. Xtr: ntr x p, Ytr: ntr x v (leading dimension ntr)

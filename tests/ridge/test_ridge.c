@@ -61,7 +61,8 @@ static void to_float(const double *Xtr, const double *Xte, const double *Ytr,
 
 /* The fit's phase times: none negative, each phase timed (a fit that
  * factorised itself spent time in all four), and together no more than
- * the wall time of the call (wall), so no stretch is counted twice. */
+ * the wall time of the call (wall): a stretch counted twice shows when it
+ * is longer than the untimed rest of the call. */
 static void check_phases(const ridge_result *res, double wall, int factorised) {
   const double *t = res->seconds;
   double sum = 0;
@@ -463,7 +464,9 @@ static void check_heldout_shared(void) {
   ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0};
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, W, 0, NULL, -1, {0}};
   ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, Wd, 0, NULL, -1, {0}};
+  double t0 = vf_now();
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, NULL, &o, &ra));
+  check_phases(&ra, vf_now() - t0, 1); /* the refit after the held-out scores */
   o.cv_method = RIDGE_CV_PER_FOLD;
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, NULL, &o, &rb));
   double err = tu_relerr(a + v, b + v, 3 * v);
@@ -560,7 +563,9 @@ static void check_refit_groups(void) {
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, a + 4 * v, 0, NULL, 0, {0}};
   ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, b + 4 * v, 0, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, valid, &o, &ra));
+  double t0 = vf_now();
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, valid, &o, &rb));
+  check_phases(&rb, vf_now() - t0, 1); /* the refit by groups of voxels */
   double err = 0;
   int nan_ok = 1, distinct = 0;
   for (int j = 0; j < 6; j++) {
