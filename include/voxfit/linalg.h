@@ -165,6 +165,10 @@ void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
 void Cblacs_gridexit(int ctxt);
 void Cdgsum2d(int ctxt, const char *scope, const char *top, int m, int n,
               double *a, int lda, int rdest, int cdest);
+void Cdgebs2d(int ctxt, const char *scope, const char *top, int m, int n,
+              const double *a, int lda);
+void Cdgebr2d(int ctxt, const char *scope, const char *top, int m, int n,
+              double *a, int lda, int rsrc, int csrc);
 
 /* A process grid (a BLACS context) and where this rank sits in it. */
 typedef struct {
@@ -204,5 +208,8 @@ void la_dmat_gemm(char ta, char tb, long m, long n, long k, double alpha,
 /* Collective on A's grid: eigenpairs of the symmetric A (lower triangle
  * used, destroyed): w (n, ascending, on every rank), Z (n x n). */
 vf_status la_dmat_eig(la_dmat *A, double *w, la_dmat *Z);
+/* Replaces ScaLAPACK's own: records an illegal-argument complaint, which
+ * la_dmat_eig turns into an error (ScaLAPACK itself carries on). */
+void pxerbla_(const la_int *ctxt, const char *name, const la_int *info, size_t len);
 
 #endif

@@ -1,6 +1,7 @@
 /* Distributed matrices: thin wrappers over ScaLAPACK's descriptors, PBLAS
  * and the eigensolver, so callers pass 0-based offsets and longs. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "voxfit/linalg.h"
@@ -64,14 +65,55 @@ void la_dmat_gemm(char ta, char tb, long m, long n, long k, double alpha,
           &bj, B->desc, &beta, C->a, &ci, &cj, C->desc);
 }
 
+/* ScaLAPACK reports an illegal argument through PXERBLA and carries on:
+ * PDSYEVD ignores the complaint of the PDORMTR it calls, and its
+ * eigenvectors then come out wrong without an error. This PXERBLA (it
+ * takes the library's place: the library calls it through its PLT)
+ * records the complaint, so that la_ calls can fail instead. */
+static char la_complaint[40];
+
+void pxerbla_(const la_int *ctxt, const char *name, const la_int *info, size_t len) {
+  (void)ctxt;
+  int n = len < 16 ? (int)len : 16;
+  while (n > 0 && name[n - 1] == ' ') n--;
+  snprintf(la_complaint, sizeof la_complaint, "%.*s argument %d", n, name, (int)*info);
+}
+
+/* The complaint since the last call, as an error naming call; VF_OK if none. */
+static vf_status la_take_complaint(const char *call, long n) {
+  if (!la_complaint[0]) return VF_OK;
+  vf_status st = vf_error(VF_E_INTERNAL, "%s (n = %ld): ScaLAPACK rejected %s", call, n,
+                          la_complaint);
+  la_complaint[0] = 0;
+  return st;
+}
+
+/* PDSYEVD's workspace from the largest local sizes of the grid, not this
+ * process's: its query answers per process, but the PDSTEDC and PDORMTR
+ * it calls need the same amount on every process (a process holding
+ * few columns of a small matrix was given too little). */
+static la_int eig_lwork(const la_dmat *A, double query) {
+  la_int n = (la_int)A->n, nb = A->nb, zero = 0, pr = A->g.nprow, pc = A->g.npcol;
+  long np = numroc_(&n, &nb, &zero, &zero, &pr), nq = numroc_(&n, &nb, &zero, &zero, &pc);
+  long evd = 1 + 6L * n + 2 * np * nq, tri = 3L * n + nb * (np + 1 > 3 ? np + 1 : 3);
+  long sort = n > np * (nb + nq) ? n : np * (nb + nq);
+  long ormtr = (long)nb * (nb - 1) / 2 > (nq + np + 2L * nb) * nb
+                   ? (long)nb * (nb - 1) / 2 : (nq + np + 2L * nb) * nb;
+  long need = evd > tri ? evd : tri;
+  need = need > sort ? need : sort;
+  need = need > ormtr + (long)nb * nb ? need : ormtr + (long)nb * nb;
+  long q = (long)(query * 1.5);
+  return (la_int)((need > q ? need : q) + 4L * n + 1000);
+}
+
 vf_status la_dmat_eig(la_dmat *A, double *w, la_dmat *Z) {
   la_int n = (la_int)A->n, one = 1, info = 0, lwork = -1, liwork = 1, iq = 0;
   double q = 0;
+  la_complaint[0] = 0;
   pdsyevd_("V", "L", &n, A->a, &one, &one, A->desc, w, Z->a, &one, &one, Z->desc,
            &q, &lwork, &iq, &liwork, &info);
   if (info != 0) return vf_error(VF_E_INTERNAL, "pdsyevd workspace query: info %d", (int)info);
-  /* the query is known to come out short on some grids: leave room */
-  lwork = (la_int)(q * 1.5) + 4 * n + 1000, liwork = iq + 2 * n + 100;
+  lwork = eig_lwork(A, q), liwork = iq + 2 * n + 100;
   double *work = NULL;
   la_int *iwork = NULL;
   VF_CALL(vf_calloc((size_t)lwork, sizeof(double), "eigensolver workspace", &work));
@@ -81,8 +123,14 @@ vf_status la_dmat_eig(la_dmat *A, double *w, la_dmat *Z) {
              work, &lwork, iwork, &liwork, &info);
   vf_free(&work), vf_free(&iwork);
   VF_CALL(st);
+  VF_CALL(la_take_complaint("pdsyevd", n));
   if (info != 0)
     return vf_error(VF_E_NUMERIC, "pdsyevd: info %d (n = %d): the eigensolver did not "
                     "converge", (int)info, (int)n);
+  /* w as process (0, 0) has it: a process holding no block of A (a
+   * matrix narrower than a block per process) is left with the
+   * tridiagonal's diagonal, not the eigenvalues */
+  if (A->g.myrow == 0 && A->g.mycol == 0) Cdgebs2d(A->g.ctxt, "All", " ", n, 1, w, n);
+  else Cdgebr2d(A->g.ctxt, "All", " ", n, 1, w, n, 0, 0);
   return VF_OK;
 }

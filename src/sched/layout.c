@@ -67,17 +67,31 @@ static int team_for_flops(const sched_plan *p, const sched_unit *u, int workers)
   return t;
 }
 
-/* Each unit's team size (need[u]): from its memory and its flops. */
+/* Teams fit in double precision only: a single-precision unit that needs
+ * one (for its memory, or by the site's team_size) is refused before
+ * anything runs. */
+static vf_status single_needs_team(const sched_plan *p, int unit, int t) {
+  const sched_unit *u = &p->units[unit];
+  return vf_error(VF_E_INPUT, "unit %d (%s x %s, %ld voxels, ridge.precision: single) needs a "
+                  "team of %d ranks (%s), and teams fit in double precision only; set "
+                  "ridge.precision: double, or give ranks more memory (memory_per_rank_gib in %s)",
+                  unit, p->job->subjects[u->subject].id, p->job->variants[u->variant].id,
+                  u->n_vox, t, p->site.team_size > 0 ? "team_size in the site config"
+                                                     : "for its memory",
+                  p->site.path[0] ? p->site.path : "the site config");
+}
+
+/* Each unit's team size (need[u]): from its memory and, in double
+ * precision, its flops. */
 static vf_status unit_teams(sched_plan *p, int workers, int *need) {
   double limit = p->site.mem_per_rank_gib * GIB;
   int forced = p->site.team_size;
   for (int u = 0; u < p->n_units; u++) {
-    if (forced > 0) {
-      need[u] = forced;
-      continue;
-    }
-    need[u] = team_needed(p, &p->units[u], limit, workers);
+    int single = p->points[p->units[u].sweep].ridge.precision == CFG_PREC_SINGLE;
+    need[u] = forced > 0 ? forced : team_needed(p, &p->units[u], limit, workers);
     if (need[u] == 0) return too_big(p, u, workers, limit);
+    if (single && need[u] > 1) return single_needs_team(p, u, need[u]);
+    if (forced > 0 || single) continue;
     int tf = team_for_flops(p, &p->units[u], workers);
     if (tf > need[u]) need[u] = tf;
   }

@@ -12,7 +12,10 @@
 # one unit gets a team for its flops; a dual
 # study (p > n) on a team of 2. Every result variable within
 # 1e-10 (float32 variables: within float rounding), the same chosen
-# lambdas, each design factorised once. A NaN in a feature column that only
+# lambdas, each design factorised once. The one-unit job's team (block 64,
+# matrices narrower than two blocks) on 1x2 and 2x1 grids gives the
+# single-rank results too; a single-precision unit gets no team for its
+# flops, and one the site forces onto a team is refused (exit 2). A NaN in a feature column that only
 # the team's second rank reads makes that variant's units fail with the
 # file and variable named, and the job ends (exit 1) without a hang.
 # SIGTERM to every rank of a job with a team stops it cleanly (exit 3) and
@@ -163,6 +166,43 @@ ok $? "a job of one unit on 3 ranks: the unit gets a team of 2 for its flops (go
 x 1 plan one.yaml --ranks 2
 [ "$rc" = 0 ] && has "teams: no teams"
 ok $? "the same on 2 ranks (one worker): no team (got $rc)"
+# ... and run: its matrices are narrower than two blocks of 64, so one
+# rank of the team holds no block of the Gram matrix (ScaLAPACK's
+# eigensolver once left that rank wrong eigenvalues and too little
+# workspace: wrong results, or MPI_ERR_TRUNCATE on a 2x1 grid)
+sed "s/^output: .*/output: oneref.nc/" one.yaml >oneref.yaml
+x 2 run oneref.yaml
+ok "$rc" "the one-unit job on 2 ranks (no team) exits 0 (got $rc)"
+sed "s/^output: .*/output: onet.nc/" one.yaml >onet.yaml
+x 3 run onet.yaml
+[ "$rc" = 0 ] && has "teams: 1 team of 2 ranks (grid 1x2, block 64)"
+ok $? "the one-unit job on 3 ranks runs on a team of 2, block 64 (got $rc)"
+same_all oneref.nc onet.nc
+ok $? "one unit on a team, block 64: every result equals the single-rank run: $(cat "$T/cmp")"
+printf 'team_rows: 2\n' >"$T/rows2.yaml"
+sed "s/^output: .*/output: one21.nc/" one.yaml >one21.yaml
+x 3 run one21.yaml --config "$T/rows2.yaml"
+[ "$rc" = 0 ] && has "teams: 1 team of 2 ranks (grid 2x1, block 64)"
+ok $? "the same on a 2x1 grid exits 0 (got $rc)"
+same_all oneref.nc one21.nc
+ok $? "one unit on a 2x1 team, block 64: every result equals the single-rank run: $(cat "$T/cmp")"
+# single precision: teams fit in double only, so no team for its flops,
+# and a team the site forces is refused before anything runs
+sed "s/^output: .*/output: single.nc/; s/^ridge:/ridge:\n  precision: single/" one.yaml >single.yaml
+sed "s/^output: .*/output: singleref.nc/" single.yaml >singleref.yaml
+x 2 run singleref.yaml
+ok "$rc" "the one-unit job in single precision on 2 ranks exits 0 (got $rc)"
+x 3 run single.yaml
+[ "$rc" = 0 ] && ! has "teams:"
+ok $? "single precision on 3 ranks: no team for its flops, exit 0 (got $rc)"
+same_all singleref.nc single.nc
+ok $? "single precision on 3 ranks equals 2 ranks: $(cat "$T/cmp")"
+printf 'team_size: 2\n' >"$T/force2.yaml"
+rm -f single.nc
+x 3 run single.yaml --config "$T/force2.yaml"
+[ "$rc" = 2 ] && has "precision: single" && has "teams fit in double precision only" &&
+  has "force2.yaml" && [ ! -e single.nc ]
+ok $? "single precision with team_size 2: exit 2 naming the unit and the site file, no results file (got $rc)"
 x 1 plan mix.yaml --ranks 1 --config "$T/mix.yaml"
 [ "$rc" = 2 ] && has "needs [0-9.e-]* GiB but a rank has" && has "mix.yaml"
 ok $? "plan on 1 rank refuses what needs a team, naming the site file (got $rc)"
