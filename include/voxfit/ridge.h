@@ -61,6 +61,9 @@ vf_status ridge_delay(const double *X, long n, long p, const int *run,
                       const int *delays, int nd, double *Xd);
 
 /* ---- scores --------------------------------------------------------- */
+/* Pearson r of a and b, and R^2 of pred against y (with y's own mean);
+ * 0 when a, b or y is constant to rounding (r and R^2 are undefined),
+ * as in the fits' own scores. */
 double ridge_pearson(const double *a, const double *b, long n);
 double ridge_r2(const double *pred, const double *y, long n);
 

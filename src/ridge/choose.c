@@ -1,4 +1,5 @@
 /* The choice of lambda from CV scores (choose.h). */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 
@@ -55,13 +56,23 @@ static void normalise_rows(double *G, int m, long r, double *norm) {
   }
 }
 
+/* 64 eps |my| per row: the centring's rounding of a constant column
+ * (64 covers sums of many thousands of rows); a constant column's syy
+ * is otherwise a few ulps of my^2 and R^2 = 1 - res / syy of the order
+ * of -1e30. */
+int ridge_flat(double syy, double my, long n) {
+  double tol = 64 * DBL_EPSILON * fabs(my);
+  return !(syy > (double)n * tol * tol);
+}
+
 double ridge_score_of(double cov, double var, double mp, double my, double syy, long n,
                       ridge_score kind) {
+  if (ridge_flat(syy, my, n)) return 0.0;
   if (kind == RIDGE_SCORE_R2) {
     double res = syy - 2 * cov + var + n * (my - mp) * (my - mp);
-    return syy > 0 ? 1.0 - res / syy : 0.0;
+    return 1.0 - res / syy;
   }
-  return (var > 0 && syy > 0) ? cov / sqrt(var * syy) : 0.0;
+  return var > 0 ? cov / sqrt(var * syy) : 0.0;
 }
 
 int ridge_is_identity(const double *A, int q, int m) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "voxfit/ridge.h"
+#include "choose.h"
 
 vf_status ridge_folds_kfold(long n, int k, int *fold) {
   if (k < 2 || k > n)
@@ -120,7 +121,7 @@ double ridge_pearson(const double *a, const double *b, long n) {
     double da = a[i] - ma, db = b[i] - mb;
     sab += da * db, saa += da * da, sbb += db * db;
   }
-  if (saa <= 0 || sbb <= 0) return 0.0;
+  if (ridge_flat(saa, ma, n) || ridge_flat(sbb, mb, n)) return 0.0;
   return sab / sqrt(saa * sbb);
 }
 
@@ -133,7 +134,7 @@ double ridge_r2(const double *pred, const double *y, long n) {
     double e = y[i] - pred[i], d = y[i] - my;
     res += e * e, tot += d * d;
   }
-  return tot > 0 ? 1.0 - res / tot : 0.0;
+  return ridge_flat(tot, my, n) ? 0.0 : 1.0 - res / tot;
 }
 
 double ridge_cv_flops(long ntr, long p, long v, const long *fold_start, int k,

@@ -198,8 +198,9 @@ static void score_cols(const la_dmat *P, const la_dmat *Y, scorer *s,
   for (int j = 0; j < P->nloc; j++) {
     double spp = s->acc[3 * j], spy = s->acc[3 * j + 1], res = s->acc[3 * j + 2],
            syy = s->syy[j];
-    if (kind == RIDGE_SCORE_R2) out[j] = syy > 0 ? 1.0 - res / syy : 0.0;
-    else out[j] = (spp > 0 && syy > 0) ? spy / sqrt(spp * syy) : 0.0;
+    if (ridge_flat(syy, s->my[j], P->m)) out[j] = 0.0;
+    else if (kind == RIDGE_SCORE_R2) out[j] = 1.0 - res / syy;
+    else out[j] = spp > 0 ? spy / sqrt(spp * syy) : 0.0;
   }
 }
 

@@ -624,6 +624,52 @@ static void check_score_of(void) {
   TU_CHECK(!ridge_is_identity(A, 3, 3), "an off-diagonal entry is not the identity");
 }
 
+/* A voxel whose held-out rows in one fold are constant (0.1, which the
+ * mean rounds: the centred sum of squares is then a few ulps, not 0)
+ * while its training rows vary: that fold scores it 0, in r and in R^2,
+ * so its CV score is the other folds' direct-solve scores / k (R^2 was
+ * -1e30 from the rounding). Every CV method, and the same for a voxel
+ * constant over the test rows only (test r and R^2 0, not masked). */
+static void check_flat_fold(ridge_cv_method cvm, ridge_score kind) {
+  enum { NTR = 48, NTE = 12, P = 6, V = 3, K = 4 };
+  double X[(NTR + NTE) * P], Y[(NTR + NTE) * V], *Xtr, *Xte, *Ytr, *Yte;
+  make_problem(NTR + NTE, P, V, 11, X, Y);
+  split_rows(X, Y, NTR, NTE, P, V, &Xtr, &Xte, &Ytr, &Yte);
+  int fold[NTR];
+  long order[NTR], start[K + 1];
+  TU_OK(ridge_folds_kfold(NTR, K, fold));
+  ridge_folds_order(NTR, fold, K, order, start);
+  for (long i = start[1]; i < start[2]; i++) Ytr[1 * NTR + i] = 0.1;
+  for (long i = 0; i < NTE; i++) Yte[2 * NTE + i] = 0.1;
+  double lams[4] = {0.1, 1, 10, 100}, cv[4 * V], bl[V], r[V], r2[V];
+  ridge_opts o = {lams, 4, kind, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0};
+  ridge_result res = {bl, NULL, r, r2, cv, NULL, 0, NULL, 0, {0}};
+  TU_OK(ridge_cv_fit_d(Xtr, NTR, P, Ytr, V, start, K, Xte, NTE, Yte, NULL, &o, &res));
+  double worst = 0, W[P * V], pred[NTR];
+  long rows[NTR];
+  for (int j = 0; j < 4; j++) {
+    double want = 0;
+    for (int f = 0; f < K; f++) {
+      long nr = 0, nva = start[f + 1] - start[f];
+      for (long i = 0; i < NTR; i++) if (fold[i] != f) rows[nr++] = i;
+      TU_CHECK(direct_solve(Xtr, NTR, Ytr, NTR, rows, nr, P, V, lams[j], W) == 0, "chol");
+      for (long i = 0; i < nva; i++) {
+        pred[i] = 0;
+        for (long q = 0; q < P; q++) pred[i] += Xtr[q * NTR + start[f] + i] * W[1 * P + q];
+      }
+      const double *y = Ytr + 1 * NTR + start[f];
+      if (f != 1) want += (kind == RIDGE_SCORE_R2 ? ridge_r2(pred, y, nva)
+                                                  : ridge_pearson(pred, y, nva)) / K;
+    }
+    worst = fmax(worst, fabs(cv[1 * 4 + j] - want));
+  }
+  TU_CHECK(worst < 1e-10, "a fold with constant held-out rows: CV scores %.3g from the other "
+           "folds' (held_out %d, %s)", worst, res.held_out, kind == RIDGE_SCORE_R2 ? "R2" : "r");
+  TU_CHECK(res.n_masked == 0 && r[2] == 0 && r2[2] == 0 && isfinite(r[1]) && r[0] != 0,
+           "constant test rows: test r %g, R2 %g, masked %ld", r[2], r2[2], res.n_masked);
+  free(Xtr), free(Xte), free(Ytr), free(Yte);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
@@ -636,6 +682,10 @@ int main(int argc, char **argv) {
       check_fit(20, 10, 40, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient, p > n */
     }
   check_score_of();
+  for (int m = 0; m < 2; m++) {
+    check_flat_fold(methods[m], RIDGE_SCORE_R);
+    check_flat_fold(methods[m], RIDGE_SCORE_R2);
+  }
   check_kernel_path();
   check_refit_groups();
   check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */

@@ -4,8 +4,10 @@
  * and weights within 1e-10, on every grid the rank count allows (1x1;
  * 1x2, 2x1; 2x2, 1x4, 4x1), with a block size that divides none of the
  * sizes: primal (n > p) and dual (p > n) shapes, rank-deficient features,
- * one voxel, a masked voxel, one lambda shared by all voxels, R^2, and
- * enough voxels for several scoring blocks. */
+ * one voxel, a masked voxel, one lambda shared by all voxels, R^2, a
+ * voxel constant over one fold's held-out rows and one over the test
+ * rows (both engines score those 0), and enough voxels for several
+ * scoring blocks. */
 #include "testutil.h"
 #include "voxfit/linalg.h"
 #include "voxfit/ridge.h"
@@ -14,7 +16,7 @@ static const double lambdas[] = {0.01, 0.1, 1, 10, 100, 1e3, 1e4, 1e5, 1e7, 1e10
 
 typedef struct {
   long ntr, nte, p, v;
-  int k, dup, mask, shared, r2;
+  int k, dup, mask, shared, r2, flat;
   const char *name;
 } tcase;
 
@@ -71,6 +73,10 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc, int nb) {
   make(c, X, Y);
   long start[16];
   for (int f = 0; f <= c->k; f++) start[f] = ntr * f / c->k;
+  if (c->flat) { /* constant (to rounding) over fold 1's rows, or the test rows */
+    for (long i = start[1]; i < start[2]; i++) Y[1 * n + i] = 0.1;
+    for (long i = ntr; i < n; i++) Y[2 * n + i] = 0.1;
+  }
   unsigned char *valid = calloc(v, 1);
   for (long j = 0; j < v; j++) valid[j] = !(c->mask && j == 2);
   ridge_opts o = {lambdas, 10, c->r2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R, !c->shared, 0,
@@ -127,14 +133,15 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc, int nb) {
 }
 
 static const tcase cases[] = {
-    {90, 23, 37, 29, 5, 0, 0, 0, 0, "primal"},
-    {60, 17, 101, 13, 4, 0, 0, 0, 0, "dual"},
-    {70, 19, 45, 11, 3, 1, 0, 0, 0, "rank-deficient"},
-    {50, 12, 21, 1, 5, 0, 0, 0, 0, "one voxel"},
-    {66, 15, 30, 9, 3, 0, 1, 0, 0, "masked voxel"},
-    {66, 15, 30, 9, 3, 0, 0, 1, 0, "shared lambda"},
-    {48, 14, 61, 10, 4, 0, 0, 0, 1, "R2, dual"},
-    {40, 11, 13, 4500, 4, 0, 0, 0, 0, "many voxels"},
+    {90, 23, 37, 29, 5, 0, 0, 0, 0, 0, "primal"},
+    {60, 17, 101, 13, 4, 0, 0, 0, 0, 0, "dual"},
+    {70, 19, 45, 11, 3, 1, 0, 0, 0, 0, "rank-deficient"},
+    {50, 12, 21, 1, 5, 0, 0, 0, 0, 0, "one voxel"},
+    {66, 15, 30, 9, 3, 0, 1, 0, 0, 0, "masked voxel"},
+    {66, 15, 30, 9, 3, 0, 0, 1, 0, 0, "shared lambda"},
+    {48, 14, 61, 10, 4, 0, 0, 0, 1, 0, "R2, dual"},
+    {66, 15, 30, 9, 3, 0, 0, 0, 1, 1, "R2, flat rows"},
+    {40, 11, 13, 4500, 4, 0, 0, 0, 0, 0, "many voxels"},
 };
 
 /* 8 divides none of the sizes; 64, the default team_block, exceeds most
