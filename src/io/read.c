@@ -685,15 +685,8 @@ static vf_status read_reps_info(const char *path, int ncid, io_responses *r) {
   VF_CALL(check_dims(path, ncid, varid, "test_repetitions", 3, expect,
                      "(repetition, test_stimulus, voxel)", lens));
   VF_CALL(check_type(path, ncid, varid, "test_repetitions", KIND_REAL, NULL));
-  if (r->split) {
-    long n_test = 0;
-    for (long s = 0; s < r->n_stim; s++) n_test += r->split[s] == 1;
-    if (lens[1] != n_test)
-      return vf_error(VF_E_INPUT,
-                      "%s: test_repetitions has test_stimulus = %ld but split "
-                      "marks %ld test stimuli; it needs one entry per split == 1 "
-                      "stimulus, in stimulus order", path, lens[1], n_test);
-  }
+  /* its test_stimulus length is checked against the split the job uses
+   * (the file's, or the job's explicit one) where the rows are made */
   r->n_rep = lens[0];
   r->n_test = lens[1];
   return VF_OK;

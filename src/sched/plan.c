@@ -196,7 +196,9 @@ static vf_status make_rows(sched_plan *p, int s) {
   }
   if (r->n_rep > 0 && r->n_test != nte)
     return vf_error(VF_E_INPUT, "%s: test_repetitions has %ld test stimuli but the "
-                    "split has %ld", file, r->n_test, nte);
+                    "split has %ld (%s); it needs one entry per test stimulus, in stimulus "
+                    "order", file, r->n_test, nte,
+                    j->split.from_file ? "the file's split variable" : "the job's split");
   p->n_train[s] = ntr, p->n_test[s] = nte;
   if (nte < 2) return vf_error(VF_E_INPUT, "%s: %ld test stimuli; need at least 2", file, nte);
   return VF_OK;

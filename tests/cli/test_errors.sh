@@ -3,7 +3,9 @@
 # is a failure): a missing responses file, a NetCDF-4/HDF5 file, malformed
 # YAML, an unknown key, a features variable that does not exist,
 # leave-one-run-out without run labels, too many folds (more than the
-# training stimuli, or folds of one stimulus), a missing job file.
+# training stimuli, or folds of one stimulus), an explicit split whose test
+# set is not the repetitions', a missing job file (and an explicit split
+# matching the repetitions runs whatever the file's split variable says).
 # Each gets exit 2, exactly one voxfit line (the error, saying what is
 # wrong) and no results file. Then a unit that fails alone (one variant's
 # features hold a NaN): exit 1, the other units done, the broken ones
@@ -75,6 +77,32 @@ ntrain=$(sed -n 's/^stimuli: {train: \([0-9]*\),.*/\1/p' "$D/truth.yaml")
 bad too-many-folds 's#folds: 5#folds: 500#' '500 fold' "$ntrain" 'sub-01\.nc'
 # fewer folds than stimuli, but some folds get a single stimulus
 bad tiny-folds 's#folds: 5#folds: 200#' 'fold' 'fewer folds'
+
+# an explicit split whose test set is not the repetitions' 40 stimuli
+bad split-vs-reps 's#^split: file#split: {train: [0, 240], test: [240, 30]}#' \
+  'test_repetitions has 40 test stimuli but the split has 30' 'sub-0[1-3]\.nc'
+
+# ... while one that matches them is used whatever the file's split says
+# (here a split variable marking 44 test stimuli: once refused on reading)
+for sub in 01 02 03; do cp "$D/sub-$sub.nc" "$D/split44-$sub.nc"; done
+"$PY" - "$D"/split44-0[1-3].nc <<'EOF'
+import sys, netCDF4
+for path in sys.argv[1:]:
+    ds = netCDF4.Dataset(path, "r+")
+    ds["split"][232:240] = 1
+    ds.close()
+EOF
+ok $? "python3 marks 44 test stimuli in copies of the responses' split"
+sed -e "s#^output: .*#output: $T/out-split44.nc#" -e 's#responses: sub-\(0[1-3]\)\.nc#responses: split44-\1.nc#' \
+  -e 's#^split: file#split: {train: [0, 240], test: [240, 40]}#' "$D/job.yaml" >"$D/split44.yaml"
+for np in 1 2; do
+  rm -f "$T/out-split44.nc"
+  x "$np" run "$D/split44.yaml" --quiet
+  [ "$rc" = 0 ] && [ -e "$T/out-split44.nc" ]
+  ok $? "explicit split of 40 test stimuli, the file's split marking 44 (np=$np): exit 0 (got $rc)"
+done
+x 1 validate "$D/split44.yaml"
+ok "$rc" "validate accepts it too (got $rc)"
 
 for np in 1 2; do
   x "$np" run "$D/no-such-job.yaml"
