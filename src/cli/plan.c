@@ -129,6 +129,9 @@ static void report(const sched_plan *p, const plan_args *a, int teams_ok) {
          a->ranks, workers, a->gflops, wall);
   if (a->slurm) suggest_slurm(p, a, wall, mem);
   if (!a->list) return;
+  if (p->job->n_sweep > 0) printf("\n  sweep points (sweep_label in the results):\n");
+  for (int i = 0; p->job->n_sweep > 0 && i < p->n_points; i++)
+    printf("  %-5d %s\n", i, p->points[i].label);
   printf("\n  %-5s %-24s %-10s %-16s %-8s %8s %7s %10s %10s %10s %5s\n", "unit", "sweep",
          "subject", "variant", "roi", "voxels", "design", "Gflop", "MB in", "MiB/rank",
          "ranks");

@@ -429,6 +429,33 @@ fail:
   return st;
 }
 
+/* The axis's values and their labels (cut to 63 characters); values
+ * are told apart by their whole rendering, not by the cut labels (two
+ * long lambda lists may share their first 63 characters). */
+static vf_status axis_values(const yt_doc *d, const draft *base, setter set, yaml_node_t *vals,
+                             const char *path, int m, cfg_sweep_axis *ax) {
+  enum { WHOLE = 16384 };
+  vf_status st = VF_OK;
+  char *whole = NULL;
+  VF_TRY(vf_calloc((size_t)m * WHOLE, 1, "sweep values", &whole));
+  for (int i = 0; i < m; i++) {
+    yaml_node_t *item = yt_item(d, vals, i);
+    yt_path p = yt_at(path, i);
+    char label[64], *w = whole + (size_t)i * WHOLE;
+    VF_TRY(sweep_value(d, base, set, item, p.s, &ax->values[i]));
+    ax->n_values = i + 1;
+    yt_render(d, item, w, WHOLE);
+    for (int j = 0; j < i; j++)
+      if (!strcmp(w, whole + (size_t)j * WHOLE))
+        VF_TRY(yt_bad(d, item, p.s, "same value as %s[%d]; list each value once", path, j));
+    yt_render(d, item, label, sizeof label);
+    VF_TRY(yt_strdup(label, &ax->labels[i]));
+  }
+fail:
+  vf_free(&whole);
+  return st;
+}
+
 static vf_status parse_axis(const yt_doc *d, const draft *base, yaml_node_t *k,
                             yaml_node_t *vals, cfg_sweep_axis *ax) {
   yt_path path = yt_key("sweep", yt_text(k));
@@ -439,20 +466,7 @@ static vf_status parse_axis(const yt_doc *d, const draft *base, yaml_node_t *k,
   VF_CALL(yt_seq(d, vals, path.s, "a list of values to try, e.g. [5, 10]", 1, &m));
   VF_CALL(vf_calloc((size_t)m, sizeof *ax->values, "sweep values", &ax->values));
   VF_CALL(vf_calloc((size_t)m, sizeof *ax->labels, "sweep labels", &ax->labels));
-  for (int i = 0; i < m; i++) {
-    yaml_node_t *item = yt_item(d, vals, i);
-    yt_path p = yt_at(path.s, i);
-    char label[64];
-    VF_CALL(sweep_value(d, base, set, item, p.s, &ax->values[i]));
-    ax->n_values = i + 1;
-    yt_render(d, item, label, sizeof label);
-    for (int j = 0; j < i; j++)
-      if (!strcmp(label, ax->labels[j]))
-        return yt_bad(d, item, p.s, "same value as %s[%d]; list each value once",
-                      path.s, j);
-    VF_CALL(yt_strdup(label, &ax->labels[i]));
-  }
-  return VF_OK;
+  return axis_values(d, base, set, vals, path.s, m, ax);
 }
 
 /* "ridge.cv" and "ridge.cv.folds" would both set folds. */

@@ -56,29 +56,68 @@ static vf_status load_job(MPI_Comm comm, const char *path, cfg_job **job) {
   return st;
 }
 
+/* "key=value" for every axis of a point (vals: its value per axis),
+ * keys without their "ridge." prefix when short; 0 if it did not fit. */
+static int point_label(const cfg_job *j, const int *vals, int short_keys, char *out,
+                       size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (int a = 0; a < j->n_sweep; a++) {
+    const char *key = j->sweep[a].key;
+    if (short_keys && strncmp(key, "ridge.", 6) == 0) key += 6;
+    int w = snprintf(out + len, size - len, "%s%s=%s", a ? " " : "", key,
+                     j->sweep[a].labels[vals[a]]);
+    if (w < 0 || (size_t)w >= size - len) return 0;
+    len += (size_t)w;
+  }
+  return 1;
+}
+
+/* Labels must tell the points apart (sweep_label in the results): the
+ * full keys when they fit, else the keys without "ridge.", else cut,
+ * and any label still equal to an earlier one gets its point's "#index". */
+static void label_points(sched_plan *p, const int *vals) {
+  const cfg_job *j = p->job;
+  size_t size = sizeof p->points[0].label;
+  for (int i = 0; i < p->n_points; i++) {
+    char *l = p->points[i].label;
+    const int *v = vals + (size_t)i * j->n_sweep;
+    if (!j->n_sweep) snprintf(l, size, "base");
+    else if (!point_label(j, v, 0, l, size) && !point_label(j, v, 1, l, size))
+      l[size - 1] = 0; /* point_label left it cut */
+    for (int k = 0; k < i; k++)
+      if (strcmp(p->points[k].label, l) == 0) {
+        char tag[16];
+        snprintf(tag, sizeof tag, " #%d", i);
+        size_t len = strlen(l), room = size - 1 - strlen(tag);
+        memcpy(l + (len < room ? len : room), tag, strlen(tag) + 1);
+        break;
+      }
+  }
+}
+
 /* The Cartesian product of the sweep axes, first axis slowest. */
 static vf_status make_points(sched_plan *p) {
   const cfg_job *j = p->job;
-  int n = 1;
+  int n = 1, *vals = NULL;
   for (int a = 0; a < j->n_sweep; a++) n *= j->sweep[a].n_values;
   VF_CALL(vf_calloc((size_t)n, sizeof(sched_point), "sweep points", &p->points));
+  VF_CALL(vf_calloc((size_t)n * j->n_sweep + 1, sizeof(int), "sweep points", &vals));
   p->n_points = n;
   for (int i = 0; i < n; i++) {
     sched_point *pt = &p->points[i];
     pt->ridge = j->ridge;
-    snprintf(pt->label, sizeof pt->label, "%s", j->n_sweep ? "" : "base");
     int rest = i;
     for (int a = j->n_sweep - 1; a >= 0; a--) {
       const cfg_sweep_axis *ax = &j->sweep[a];
       int v = rest % ax->n_values;
       rest /= ax->n_values;
+      vals[(size_t)i * j->n_sweep + a] = v;
       cfg_ridge_apply_key(&pt->ridge, &ax->values[v], ax->key);
-      char tmp[512];
-      snprintf(tmp, sizeof tmp, "%s=%s%s%.60s", ax->key, ax->labels[v],
-               pt->label[0] ? " " : "", pt->label);
-      snprintf(pt->label, sizeof pt->label, "%.127s", tmp);
     }
   }
+  label_points(p, vals);
+  vf_free(&vals);
   return VF_OK;
 }
 

@@ -4,7 +4,9 @@
 # once on 2 ranks, no results file written; --units lists the 12 units;
 # --mem-per-rank below the largest unit's need is refused (exit 2, a message
 # about memory); --ranks 2 roughly halves the estimated time; a sweep
-# multiplies the units; bad options exit 2.
+# multiplies the units, and --units lists its points with distinct labels
+# (long axes, lambda lists alike in their first 63 characters); bad
+# options exit 2.
 # Prints one PASS/FAIL line per check; exits 1 if any failed.
 # usage: sh tests/cli/test_plan.sh BUILD_DIR
 BUILD=${1:?usage: test_plan.sh BUILD_DIR}
@@ -133,11 +135,31 @@ echo 'sweep: {ridge.delays: [[0], [0, 1]], ridge.cv.folds: [4, 5]}' >>"$D/sweep.
 x 1 plan "$D/sweep.yaml" --units
 [ "$rc" = 0 ] && has '^  480 units = 4 sweep points x 3 subjects x 4 variants'
 ok $? "a 2x2 sweep: 480 units"
-n=$(grep -c -E '^  [0-9]+ +ridge\.delays=' "$T/out")
+n=$(grep -c -E '^  [0-9]+ +ridge\.delays=.* sub-0' "$T/out")
 [ "$n" = 480 ]
 ok $? "a 2x2 sweep: --units lists 480 units with their sweep labels (got $n)"
 has '^  16 designs'
 ok $? "a 2x2 sweep: 16 designs (4 points x 4 variants)"
+
+# sweep labels tell the points apart: four axes whose full labels do not
+# fit 127 characters lose their keys' "ridge." prefix, and two lambda
+# lists equal in their first 63 characters are two values (labelled with
+# their point's #index), not "the same value"
+cp "$JOB" "$D/long.yaml"
+echo 'sweep: {ridge.delays: [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17]], ridge.precision: [double, single], ridge.cv_method: [per_fold, held_out], ridge.lambda_per_voxel: [true, false]}' >>"$D/long.yaml"
+x 1 plan "$D/long.yaml" --units
+sed -n '/^  sweep points (/,/^$/p' "$T/out" | sed -n 's/^  [0-9][0-9]* *//p' | sed '/^$/d' >"$T/labels"
+n=$(wc -l <"$T/labels")
+u=$(sort -u "$T/labels" | wc -l)
+[ "$rc" = 0 ] && [ "$n" = 16 ] && [ "$u" = 16 ] &&
+  grep -q '^delays=\[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,17\] precision=single cv_method=held_out lambda_per_voxel=false$' "$T/labels"
+ok $? "four long sweep axes: 16 distinct, whole labels without 'ridge.' (got $rc, $n lines, $u distinct)"
+cp "$JOB" "$D/lams.yaml"
+echo 'sweep: {ridge.lambdas: [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 31]], ridge.cv.folds: [4, 5]}' >>"$D/lams.yaml"
+x 1 plan "$D/lams.yaml" --units
+sed -n '/^  sweep points (/,/^$/p' "$T/out" | sed -n 's/^  [0-9][0-9]* *//p' | sed '/^$/d' >"$T/labels"
+[ "$rc" = 0 ] && [ "$(sort -u "$T/labels" | wc -l)" = 4 ] && grep -q 'ridge.cv.folds=5 #3$' "$T/labels"
+ok $? "two lambda lists alike in their first 63 characters: two values, 4 distinct labels (got $rc)"
 
 for bad in "--ranks 0" "--gflops -1" "--mem-per-rank 0" "--frobnicate"; do
   # shellcheck disable=SC2086
