@@ -120,6 +120,10 @@ vf_status cfg_job_load(const char *path, cfg_job **out);
  * resolving relative paths). */
 vf_status cfg_job_parse(const char *path, const char *text, cfg_job **out);
 
+/* Local. The job file's text as cfg_job_load reads it (a directory, a NUL
+ * byte or an oversized file refused with the path named); free() it. */
+vf_status cfg_job_read(const char *path, char **text);
+
 void cfg_job_destroy(cfg_job **job);
 
 /* Local. Copies into dst the settings that the sweep key (a path under

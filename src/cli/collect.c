@@ -46,6 +46,7 @@ int cli_collect(int argc, char **argv) {
   sched_run_stats s;
   vf_status st = cfg_site_find(config, &site);
   if (st == VF_OK) st = sched_plan_create(MPI_COMM_WORLD, job, &site, &p);
+  if (st == VF_OK) st = sched_output_check(MPI_COMM_WORLD, p->job, p->job->output);
   if (st == VF_OK) st = sched_collect(MPI_COMM_WORLD, p, n, force, &s);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

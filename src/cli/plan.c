@@ -165,8 +165,10 @@ int cli_plan(int argc, char **argv) {
   if (a.mem_gib != UNSET) site.mem_per_rank_gib = a.mem_gib;
   a.gflops = site.gflops_per_rank, a.mem_gib = site.mem_per_rank_gib;
   if (st == VF_OK) st = sched_plan_create(MPI_COMM_WORLD, a.job, &site, &p);
+  if (st == VF_OK) st = sched_output_check(MPI_COMM_WORLD, p->job, p->job->output);
   if (st != VF_OK) {
     cli_print_error("plan");
+    sched_plan_destroy(&p);
     return CLI_EXIT_INPUT;
   }
   st = sched_plan_teams(p, a.ranks);

@@ -195,6 +195,11 @@ int cli_run(int argc, char **argv) {
   if (opt.n_shards > 1) sched_shard_path(p->job->output, opt.shard, opt.n_shards, out, sizeof out);
   else snprintf(out, sizeof out, "%s", p->job->output);
   opt.output = out;
+  if (sched_output_check(MPI_COMM_WORLD, p->job, out) != VF_OK) {
+    cli_print_error("run");
+    sched_plan_destroy(&p);
+    return CLI_EXIT_INPUT;
+  }
   if (rank == 0 && !opt.quiet)
     vf_log(VF_LOG_INFO, "job %s: %d units (%d sweep points x %d subjects x %d variants, "
            "ROIs split at %ld voxels), %d designs; %d ranks x %d BLAS threads%s",

@@ -16,6 +16,7 @@
 
 #include "voxfit/cli.h"
 #include "voxfit/config.h"
+#include "voxfit/sched.h"
 #include "voxfit/io.h"
 
 /* Each scan reads blocks of about this many values (plus the reader's own
@@ -616,6 +617,8 @@ static int validate(const char *path) {
   print_job(job);
   for (int i = 0; i < job->n_variants; i++) check_variant(&rp, &job->variants[i]);
   for (int i = 0; i < job->n_subjects; i++) check_subject(&rp, &job->subjects[i]);
+  if (sched_output_check(MPI_COMM_SELF, job, job->output) != VF_OK)
+    problem(&rp, "%s", vf_error_message());
   if (rp.errors)
     printf("validate: %d problem(s), %d warning(s); fix the problems before "
            "voxfit run\n", rp.errors, rp.warnings);

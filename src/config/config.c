@@ -486,6 +486,10 @@ fail:
   return st;
 }
 
+vf_status cfg_job_read(const char *path, char **text) {
+  return yt_read_file(path, "job file", text);
+}
+
 vf_status cfg_job_load(const char *path, cfg_job **out) {
   char *text = NULL;
   *out = NULL;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "voxfit/ridge.h"
 #include "voxfit/sched.h"
@@ -26,33 +28,22 @@ vf_status sched_agree(MPI_Comm comm, vf_status st) {
   return vf_error((vf_status)code, "%s", msg);
 }
 
-static vf_status read_text(const char *path, char **text) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return vf_error(VF_E_INPUT, "%s: cannot read job file: %m", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  vf_status st = vf_calloc((size_t)(n > 0 ? n : 0) + 1, 1, "job text", text);
-  if (st == VF_OK && n > 0 && fread(*text, 1, (size_t)n, f) != (size_t)n)
-    st = vf_error(VF_E_INPUT, "%s: cannot read job file", path);
-  fclose(f);
-  if (st) vf_free(text);
-  return st;
-}
-
 /* Rank 0 reads the file; every rank parses the same bytes. */
 static vf_status load_job(MPI_Comm comm, const char *path, cfg_job **job) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   char *text = NULL;
-  vf_status st = rank == 0 ? read_text(path, &text) : VF_OK;
+  vf_status st = rank == 0 ? cfg_job_read(path, &text) : VF_OK;
   VF_CALL(sched_agree(comm, st));
   long n = rank == 0 ? (long)strlen(text) : 0;
   MPI_Bcast(&n, 1, MPI_LONG, 0, comm);
-  if (rank != 0) VF_CALL(vf_calloc((size_t)n + 1, 1, "job text", &text));
+  if (rank != 0) {
+    text = calloc((size_t)n + 1, 1);
+    if (!text) return vf_error(VF_E_NOMEM, "cannot allocate %ld bytes for the job text", n);
+  }
   MPI_Bcast(text, (int)n, MPI_CHAR, 0, comm);
   st = cfg_job_parse(path, text, job);
-  vf_free(&text);
+  free(text);
   return st;
 }
 
@@ -579,4 +570,52 @@ void sched_plan_destroy(sched_plan **pp) {
   vf_free(&p->weight_len);
   cfg_job_destroy(&p->job);
   vf_free(pp);
+}
+
+/* The folder part of path ("." for a bare file name) into dir. */
+static void folder_of(const char *path, char *dir, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, size, ".");
+  else if (slash == path) snprintf(dir, size, "/");
+  else snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Whether the existing file out (sb) is the input file in. */
+static int same_file(const struct stat *sb, const char *in) {
+  struct stat si;
+  return stat(in, &si) == 0 && si.st_dev == sb->st_dev && si.st_ino == sb->st_ino;
+}
+
+static vf_status output_local(const cfg_job *j, const char *path) {
+  char dir[CFG_PATH_LEN];
+  struct stat sb;
+  folder_of(path, dir, sizeof dir);
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return vf_error(VF_E_INPUT, "%s: output: the folder %s does not exist; create it or "
+                    "choose another output in %s", path, dir, j->path);
+  if (access(dir, W_OK | X_OK) != 0)
+    return vf_error(VF_E_INPUT, "%s: output: the folder %s is not writable (%m); choose "
+                    "another output in %s", path, dir, j->path);
+  if (stat(path, &sb) != 0) return VF_OK;
+  if (S_ISDIR(sb.st_mode))
+    return vf_error(VF_E_INPUT, "%s: output is a folder; name a results file (e.g. "
+                    "%s/results.nc) in %s", path, path, j->path);
+  for (int s = 0; s < j->n_subjects; s++)
+    if (same_file(&sb, j->subjects[s].responses))
+      return vf_error(VF_E_INPUT, "%s: output is also the responses of subject %s (%s); "
+                      "choose another output in %s", path, j->subjects[s].id,
+                      j->subjects[s].responses, j->path);
+  for (int v = 0; v < j->n_variants; v++)
+    if (same_file(&sb, j->variants[v].features))
+      return vf_error(VF_E_INPUT, "%s: output is also the features of variant %s (%s); "
+                      "choose another output in %s", path, j->variants[v].id,
+                      j->variants[v].features, j->path);
+  if (access(path, W_OK) != 0)
+    return vf_error(VF_E_INPUT, "%s: output exists and is not writable (%m); choose "
+                    "another output in %s", path, j->path);
+  return VF_OK;
+}
+
+vf_status sched_output_check(MPI_Comm comm, const cfg_job *job, const char *path) {
+  return sched_agree(comm, output_local(job, path));
 }

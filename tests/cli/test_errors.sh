@@ -4,8 +4,11 @@
 # YAML, an unknown key, a features variable that does not exist,
 # leave-one-run-out without run labels, too many folds (more than the
 # training stimuli, or folds of one stimulus), an explicit split whose test
-# set is not the repetitions', a missing job file (and an explicit split
-# matching the repetitions runs whatever the file's split variable says).
+# set is not the repetitions', an output in a missing folder, a folder as
+# output, an output that is one of the inputs (also with --force, and by
+# inode through a link: the input is left untouched), a missing job file
+# (and an explicit split matching the repetitions runs whatever the file's
+# split variable says).
 # Each gets exit 2, exactly one voxfit line (the error, saying what is
 # wrong) and no results file. Then a unit that fails alone (one variant's
 # features hold a NaN): exit 1, the other units done, the broken ones
@@ -77,6 +80,29 @@ ntrain=$(sed -n 's/^stimuli: {train: \([0-9]*\),.*/\1/p' "$D/truth.yaml")
 bad too-many-folds 's#folds: 5#folds: 500#' '500 fold' "$ntrain" 'sub-01\.nc'
 # fewer folds than stimuli, but some folds get a single stimulus
 bad tiny-folds 's#folds: 5#folds: 200#' 'fold' 'fewer folds'
+
+# the output: a missing folder, a folder, an input of the job (even with
+# --force, which once overwrote the input): exit 2, one line, nothing written
+bad no-folder 's#^output: .*#output: no-such-dir/results.nc#' 'no-such-dir' 'does not exist'
+bad folder-output "s#^output: .*#output: $T#" 'output is a folder'
+sum0=$(md5sum <"$D/features.nc")
+for force in "" --force; do
+  sed -e 's#^output: .*#output: features.nc#' "$D/job.yaml" >"$D/out-input.yaml"
+  x 2 run "$D/out-input.yaml" $force
+  [ "$rc" = 2 ] && [ "$(grep -c '^voxfit' "$T/out")" = 1 ] &&
+    has 'output is also the features of variant' && [ "$(md5sum <"$D/features.nc")" = "$sum0" ]
+  ok $? "output: features.nc ${force:-without --force}: exit 2 naming the input, which is untouched (got $rc)"
+done
+ln -sf sub-02.nc "$D/link-02.nc"
+sed -e 's#^output: .*#output: link-02.nc#' "$D/job.yaml" >"$D/out-link.yaml"
+x 1 run "$D/out-link.yaml" --force
+[ "$rc" = 2 ] && has 'output is also the responses of subject sub-02'
+ok $? "output: a link to sub-02.nc: the same file by inode, exit 2 (got $rc)"
+for cmd in plan validate; do
+  x 1 "$cmd" "$D/out-input.yaml"
+  [ "$rc" = 2 ] && has 'output is also the features'
+  ok $? "$cmd also refuses output: features.nc (got $rc)"
+done
 
 # an explicit split whose test set is not the repetitions' 40 stimuli
 bad split-vs-reps 's#^split: file#split: {train: [0, 240], test: [240, 30]}#' \
