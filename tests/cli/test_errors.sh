@@ -136,6 +136,17 @@ for np in 1 2; do
   ok $? "missing job file (np=$np): exit 2 and one line naming it (got $rc)"
 done
 
+# a folder or a binary file as the job: run and plan read it as validate does
+x 1 run "$D"
+[ "$rc" = 2 ] && has 'cannot read job file: Is a directory'
+ok $? "a folder as the job file: exit 2, 'Is a directory' (got $rc)"
+{ cat "$D/job.yaml"; printf '\000garbage: [\n'; } >"$D/nul.yaml"
+for cmd in run plan; do
+  x 1 "$cmd" "$D/nul.yaml"
+  [ "$rc" = 2 ] && has 'nul.yaml: job file contains a NUL byte'
+  ok $? "$cmd: a job file with a NUL byte is refused, as validate does (got $rc)"
+done
+
 # ---- a unit that fails alone ----------------------------------------------
 cp "$D/features.nc" "$D/features-nan.nc"
 "$PY" - "$D/features-nan.nc" <<'EOF'
