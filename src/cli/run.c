@@ -73,6 +73,29 @@ static void print_pairs(const io_results_table *t, int w) {
   }
 }
 
+/* A subject whose every voxel was masked has nothing but NaN: said on
+ * stderr, as validate calls it a problem (checked where its units ran). */
+static void warn_all_masked(const io_results_table *t) {
+  for (int s = 0; s < t->n_subjects; s++) {
+    long nv = 0;
+    for (long k = 0; k < t->n_vox; k++) nv += t->voxel_subject[k] == s;
+    for (int w = 0; w < t->n_sweep && nv > 0; w++) {
+      long masked = 0;
+      int ran = 1;
+      for (int q = 0; q < t->n_rois; q++) {
+        size_t i = (((size_t)w * t->n_subjects + s) * t->n_variants) * t->n_rois + q;
+        ran &= t->status[i] == 1, masked += t->roi_n_masked[i];
+      }
+      if (!ran || masked < nv) continue;
+      fprintf(stderr, "voxfit run: warning: subject %s: all %ld voxels are masked (NaN/Inf "
+              "values, or constant over the training stimuli) at sweep point %s; its results "
+              "are NaN (voxfit validate names the voxels)\n", t->subject_ids[s], nv,
+              t->sweep_labels[w]);
+      break;
+    }
+  }
+}
+
 static void print_summary(const char *path) {
   io_results_table *t = NULL;
   if (io_results_read_table(path, &t) != VF_OK) {
@@ -95,6 +118,8 @@ static void print_summary(const char *path) {
       }
     print_pairs(t, w);
   }
+  fflush(stdout);
+  warn_all_masked(t);
   char full[PATH_MAX];
   printf("\nresults: %s%s\n", realpath(path, full) ? full : path,
          t->complete ? "" : " (incomplete)");

@@ -291,10 +291,10 @@ static void subject_runs(report *rp, const io_responses *r, const split_info *sp
       problem(rp, "%s: leave-one-run-out needs at least 2 runs among the "
               "training stimuli; found %ld", r->path, train);
   }
-  if (sp->known && rp->max_folds > 0 && sp->n_train < rp->max_folds)
-    problem(rp, "%s: %ld training stimuli but ridge.cv asks for %d folds; use "
-            "fewer folds or more training stimuli", r->path, sp->n_train,
-            rp->max_folds);
+  if (sp->known && rp->max_folds > 0 && sp->n_train < 2L * rp->max_folds)
+    problem(rp, "%s: %ld training stimuli but ridge.cv asks for %d folds, and a fold "
+            "needs at least 2 stimuli; use at most %ld folds (ridge.cv.folds) or more "
+            "training stimuli", r->path, sp->n_train, rp->max_folds, sp->n_train / 2);
 }
 
 static void subject_reps(report *rp, const io_responses *r, const split_info *sp) {
@@ -496,6 +496,14 @@ static void rois_report(report *rp, const io_responses *r,
     if (k >= 0) roi_print(r, k, size, nmask, !printed++);
   }
   printf("%s\n  voxels in no ROI: %ld\n", printed ? "" : " none", none);
+  long in_job = 0;
+  for (int i = 0; i < (job->n_rois ? job->n_rois : r->n_roi); i++) {
+    int k = job->n_rois ? roi_find(r, job->rois[i]) : i;
+    in_job += k >= 0 ? size[k] : 0;
+  }
+  if (in_job == 0) /* as voxfit run refuses it */
+    problem(rp, "%s: no voxel belongs to the job's ROIs; check rois in %s and this "
+            "file's roi_index", r->path, job->path);
   for (int i = 0; i < (job->n_rois ? job->n_rois : r->n_roi); i++) {
     int k = job->n_rois ? roi_find(r, job->rois[i]) : i;
     if (k < 0) {

@@ -194,8 +194,8 @@ static vf_status make_voxels(sched_plan *p) {
           p->vox_index[k] = v, p->vox_roi[k] = q, p->vox_subject[k++] = s;
     }
     if (k == p->sub_vox0[s])
-      return vf_error(VF_E_INPUT, "%s: no voxel belongs to the job's ROIs",
-                      j->subjects[s].responses);
+      return vf_error(VF_E_INPUT, "%s: no voxel belongs to the job's ROIs; check rois in "
+                      "%s and this file's roi_index", j->subjects[s].responses, j->path);
   }
   p->sub_vox0[j->n_subjects] = k;
   return VF_OK;
@@ -278,8 +278,11 @@ static vf_status make_fold_set(const sched_plan *p, int s, const cfg_ridge *rg,
   ridge_folds_order(ntr, fs->fold, fs->k, fs->order, fs->start);
   for (int f = 0; f < fs->k; f++)
     if (fs->start[f + 1] - fs->start[f] < 2)
-      return vf_error(VF_E_INPUT, "%s: CV fold %d has %ld stimuli; use fewer folds",
-                      p->job->subjects[s].responses, f, fs->start[f + 1] - fs->start[f]);
+      return vf_error(VF_E_INPUT, "%s: CV fold %d has %ld stimuli, and a fold needs at "
+                      "least 2; use fewer folds (ridge.cv.folds: at most %ld for %ld training "
+                      "stimuli), or runs of at least 2 training stimuli for leave-one-run-out",
+                      p->job->subjects[s].responses, f, fs->start[f + 1] - fs->start[f],
+                      ntr / 2, ntr);
   return VF_OK;
 }
 

@@ -81,6 +81,44 @@ bad too-many-folds 's#folds: 5#folds: 500#' '500 fold' "$ntrain" 'sub-01\.nc'
 # fewer folds than stimuli, but some folds get a single stimulus
 bad tiny-folds 's#folds: 5#folds: 200#' 'fold' 'fewer folds'
 
+# validate and run agree: folds of one stimulus, and a subject with no
+# voxel in the job's ROIs, are problems for both
+x 1 validate "$D/tiny-folds.yaml"
+[ "$rc" = 2 ] && has 'a fold needs at least 2 stimuli; use at most 120 folds'
+ok $? "validate refuses folds of one stimulus, as run does (got $rc)"
+cp "$D/sub-01.nc" "$D/noroi-01.nc"
+"$PY" - "$D/noroi-01.nc" <<'EOF'
+import sys, netCDF4
+ds = netCDF4.Dataset(sys.argv[1], "r+")
+ds["roi_index"][:] = -1
+ds.close()
+EOF
+sed -e "s#^output: .*#output: $T/out-noroi.nc#" -e 's#responses: sub-01\.nc#responses: noroi-01.nc#' \
+  "$D/job.yaml" >"$D/noroi.yaml"
+for cmd in validate run; do
+  x 1 "$cmd" "$D/noroi.yaml"
+  [ "$rc" = 2 ] && has 'noroi-01.nc: no voxel belongs to the job' && [ ! -e "$T/out-noroi.nc" ]
+  ok $? "$cmd: a subject with no voxel in the job's ROIs is an error (got $rc)"
+done
+# a subject whose every voxel is constant: validate calls it a problem; run
+# goes on (the other subjects are fine) and says so on stderr
+cp "$D/sub-02.nc" "$D/flat-02.nc"
+"$PY" - "$D/flat-02.nc" <<'EOF'
+import sys, netCDF4
+ds = netCDF4.Dataset(sys.argv[1], "r+")
+ds["responses"][:] = 1.5
+ds.close()
+EOF
+sed -e "s#^output: .*#output: $T/out-flat.nc#" -e 's#responses: sub-02\.nc#responses: flat-02.nc#' \
+  "$D/job.yaml" >"$D/flat.yaml"
+x 1 validate "$D/flat.yaml"
+[ "$rc" = 2 ] && has 'flat-02.nc: all [0-9]* voxels have NaN/Inf values or are constant'
+ok $? "validate: a subject with every voxel constant is a problem (got $rc)"
+x 2 run "$D/flat.yaml" --quiet
+[ "$rc" = 0 ] && has 'warning: subject sub-02: all [0-9]* voxels are masked' &&
+  ! has 'warning: subject sub-01' && ! has 'warning: subject sub-03'
+ok $? "run: the same subject gets a warning naming it, the others none (got $rc)"
+
 # the output: a missing folder, a folder, an input of the job (even with
 # --force, which once overwrote the input): exit 2, one line, nothing written
 bad no-folder 's#^output: .*#output: no-such-dir/results.nc#' 'no-such-dir' 'does not exist'
