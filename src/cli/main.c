@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "voxfit/cli.h"
+#include "voxfit/proto.h"
 #include "voxfit/util.h"
 
 static const char *usage =
@@ -54,6 +55,10 @@ static int dispatch(int argc, char **argv, int rank) {
 
 int main(int argc, char **argv) {
   vf_memory_setup();
+  /* run's stop signals are caught from the start: one that comes while MPI
+   * starts or the plan is made stops the run before its first unit (exit
+   * 3) instead of killing a rank by the default action */
+  if (argc > 1 && !strcmp(argv[1], "run")) proto_catch_signals();
   MPI_Init(&argc, &argv);
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -6,7 +6,8 @@
 # workers load the models others published) with the same results. A run
 # killed with SIGKILL at random moments, then rerun on 3
 # ranks, resumes (units done are skipped) and equals the reference; SIGUSR1
-# stops a run with exit 3 and a resumable, incomplete file; three shards
+# stops a run with exit 3 and a resumable, incomplete file, also when sent
+# the moment the ranks catch it; three shards
 # merged by voxfit collect equal the reference, and a missing shard is
 # named; the file opens in xarray (engine netcdf4) with the documented
 # names and dimensions.
@@ -110,6 +111,34 @@ ok "$([ "$rc" = 3 ]; echo $?)" "SIGTERM to every rank: exit 3 (got $rc)"
 x 3 run "$JOB" --quiet
 same "$T/ref.nc" "$OUT"
 ok $? "SIGTERM + resume on 3 ranks equals the clean run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+
+# ---- a stop signal as soon as both ranks catch it (main() installs the
+# handlers before MPI_Init; the signal then lands before or among the first
+# units): a clean stop all the same ---------------------------------------------
+rm -f "$OUT"
+mpirun -np 2 "$VOXFIT" run "$JOB" >"$T/early.out" 2>&1 &
+pid=$!
+( sleep 60; kill -9 "$pid" 2>/dev/null ) &
+guard=$!
+caught=0 # both ranks exist and catch SIGUSR1 (bit 10 of SigCgt)
+for i in $(seq 1 500); do
+  n=0
+  for r in $(pgrep -f "^$VOXFIT run $JOB"); do
+    m=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$r/status" 2>/dev/null)
+    [ -n "$m" ] && [ $((0x$m & 0x200)) != 0 ] && n=$((n + 1))
+  done
+  [ "$n" = 2 ] && caught=1 && break
+  sleep 0.01
+done
+pkill -USR1 -f "^$VOXFIT run $JOB"
+wait "$pid"
+rc=$?
+kill "$guard" 2>/dev/null
+[ "$caught" = 1 ] && [ "$rc" = 3 ] && grep -q 'stopped by a signal' "$T/early.out"
+ok $? "SIGUSR1 as soon as the ranks start: a clean stop, exit 3 (caught $caught, got $rc)"
+x 2 run "$JOB" --quiet
+same "$T/ref.nc" "$OUT"
+ok $? "the early stop + resume equals the clean run (got $rc)$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
 
 # ---- progress lines in a log ----------------------------------------------------------
 VOXFIT_PROGRESS_SECONDS=0.2 x 2 run "$JOB" --force
