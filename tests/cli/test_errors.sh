@@ -142,6 +142,10 @@ for cmd in plan validate; do
   ok $? "$cmd also refuses output: features.nc (got $rc)"
 done
 
+# one responses file for two subjects, spelt differently (the same file)
+bad dup-responses 's#responses: sub-02\.nc#responses: ./sub-01.nc#' \
+  'same responses file as subjects\[0\]' 'each subject needs its own'
+
 # an explicit split whose test set is not the repetitions' 40 stimuli
 bad split-vs-reps 's#^split: file#split: {train: [0, 240], test: [240, 30]}#' \
   'test_repetitions has 40 test stimuli but the split has 30' 'sub-0[1-3]\.nc'
