@@ -53,7 +53,7 @@ int cli_collect(int argc, char **argv) {
   if (st != VF_OK) {
     cli_print_error("collect");
     sched_plan_destroy(&p);
-    return st == VF_E_INPUT || st == VF_E_USAGE ? CLI_EXIT_INPUT : CLI_EXIT_INTERNAL;
+    return cli_exit_code(st);
   }
   if (rank == 0)
     printf("collected %d units (%d failed) from %d shards into %s\n", s.n_done + s.n_failed,

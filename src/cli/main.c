@@ -33,6 +33,17 @@ void cli_print_error(const char *context) {
     fprintf(stderr, "  at %s\n", vf_error_trace());
 }
 
+int cli_exit_code(vf_status st) {
+  switch (st) {
+  case VF_E_INPUT:
+  case VF_E_USAGE: return CLI_EXIT_INPUT;
+  case VF_E_STOPPED: return CLI_EXIT_STOPPED;
+  case VF_E_IO:
+  case VF_E_NOMEM: return CLI_EXIT_SYSTEM;
+  default: return CLI_EXIT_INTERNAL;
+  }
+}
+
 static int dispatch(int argc, char **argv, int rank) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     if (rank == 0) fputs(usage, argc < 2 ? stderr : stdout);

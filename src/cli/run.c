@@ -163,11 +163,6 @@ static void peak_memory(int rank, int quiet) {
     printf("peak memory per rank: %.0f MiB (rank %d)\n", top[0] / 1048576.0, (int)top[1]);
 }
 
-static int exit_code(vf_status st) {
-  if (st == VF_E_INPUT || st == VF_E_USAGE) return CLI_EXIT_INPUT;
-  return CLI_EXIT_INTERNAL;
-}
-
 static void report(const sched_plan *p, const sched_run_stats *s, const char *out, int rank) {
   if (rank != 0) return;
   if (s->stopped) {
@@ -236,7 +231,7 @@ int cli_run(int argc, char **argv) {
   if (st != VF_OK) {
     cli_print_error("run");
     sched_plan_destroy(&p);
-    return exit_code(st);
+    return cli_exit_code(st);
   }
   report(p, &stats, out, rank);
   peak_memory(rank, opt.quiet || stats.stopped);

@@ -142,6 +142,15 @@ for cmd in plan validate; do
   ok $? "$cmd also refuses output: features.nc (got $rc)"
 done
 
+# a file system that refuses the writes (/dev/full: every write fails with
+# ENOSPC): exit 5, the system's failure, not 4 (a bug)
+if [ -c /dev/full ]; then
+  sed -e 's#^output: .*#output: /dev/full#' "$D/job.yaml" >"$D/full.yaml"
+  x 1 run "$D/full.yaml" --force --quiet
+  [ "$rc" = 5 ] && [ "$(grep -c '^voxfit' "$T/out")" = 1 ] && has 'error: /dev/full: '
+  ok $? "writes that fail (output /dev/full): exit 5 and one line naming the file (got $rc)"
+fi
+
 # one responses file for two subjects, spelt differently (the same file)
 bad dup-responses 's#responses: sub-02\.nc#responses: ./sub-01.nc#' \
   'same responses file as subjects\[0\]' 'each subject needs its own'
