@@ -244,4 +244,15 @@ typedef struct {
  * so a failed write never leaves a file that looks whole. */
 vf_status io_group_write(const char *path, const io_group *g);
 
+/* Local: whether path may receive a group file. Fails with VF_E_INPUT and
+ * one line when path is one of the n inputs (the same file: device and
+ * inode, so through links too; whatever force says), is a directory, or
+ * exists and is not a group file (no global attributes ci_level and
+ * sources) and force is 0. A path that does not exist is fine. */
+vf_status io_group_check_out(const char *path, const char *const *inputs, int n, int force);
+
+/* Local: 1 when path is a classic NetCDF file with the global attributes
+ * a group file has (ci_level and sources), else 0. */
+int io_group_is_group_file(const char *path);
+
 #endif

@@ -10,8 +10,8 @@
 #include "voxfit/stats.h"
 
 static const char *help =
-    "usage: voxfit group RESULTS.nc [MORE.nc ...] [--out GROUP.nc] [--level L]\n"
-    "                    [--bootstrap B] [--seed S]\n"
+    "usage: voxfit group RESULTS.nc [MORE.nc ...] [--out GROUP.nc] [--force]\n"
+    "                    [--level L] [--bootstrap B] [--seed S]\n"
     "\n"
     "Compares every declared pair of variants (a - b) in every ROI across the\n"
     "subjects of one or more results files (same variants, ROIs and sweep\n"
@@ -23,6 +23,9 @@ static const char *help =
     "go each way; also the layer profile (mean r per variant and ROI).\n"
     "Writes GROUP.nc (default: the first results file's name with .group.nc;\n"
     "schema in docs/statistics.md) and prints the table.\n"
+    "  --out GROUP.nc  where to write; refused (exit 2) when it is one of the\n"
+    "                  results files, or an existing file that is not a group file\n"
+    "  --force         replace an existing GROUP.nc that is not a group file\n"
     "  --level L       confidence level, 0 < L < 1 (default 0.95)\n"
     "  --bootstrap B   resamples of the test stimuli for each subject's CI of the\n"
     "                  difference (default 1000; 0: none); needs the job's\n"
@@ -33,6 +36,7 @@ typedef struct {
   int n;
   io_results_table **t;
   const char **paths;
+  int force; /* --force: replace an output that is not a group file */
   io_group g;
   char sources[8192];
 } group_ctx;
@@ -320,6 +324,7 @@ static int parse(int argc, char **argv, group_ctx *c, const char **out) {
     int more = i + 1 < argc;
     if (cli_is_help(a)) return 1;
     if (!strcmp(a, "--out") && more) *out = argv[++i];
+    else if (!strcmp(a, "--force")) c->force = 1;
     else if (!strcmp(a, "--level") && more) c->g.level = atof(argv[++i]);
     else if (!strcmp(a, "--bootstrap") && more) c->g.n_boot = atoi(argv[++i]);
     else if (!strcmp(a, "--seed") && more) c->g.boot_seed = strtoul(argv[++i], NULL, 10);
@@ -336,6 +341,7 @@ static int parse(int argc, char **argv, group_ctx *c, const char **out) {
 }
 
 static vf_status run_group(group_ctx *c, const char *out) {
+  VF_CALL(io_group_check_out(out, c->paths, c->n, c->force));
   VF_CALL(vf_calloc((size_t)c->n, sizeof *c->t, "tables", &c->t));
   for (int f = 0; f < c->n; f++) {
     VF_CALL(io_results_read_table(c->paths[f], &c->t[f]));

@@ -1,7 +1,9 @@
 /* The group file: comparisons of variant pairs across subjects. */
+#include <errno.h>
 #include <pnetcdf.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "voxfit/io.h"
@@ -102,4 +104,36 @@ vf_status io_group_write(const char *path, const io_group *g) {
     st = vf_error(VF_E_IO, "%s: cannot rename %s to it: %m", path, tmp);
   if (st) unlink(tmp);
   return st;
+}
+
+int io_group_is_group_file(const char *path) {
+  int ncid, found = 1;
+  if (ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, &ncid) != NC_NOERR) return 0;
+  const char *marks[] = {"ci_level", "sources"};
+  for (int i = 0; i < 2; i++) {
+    int id;
+    if (ncmpi_inq_attid(ncid, NC_GLOBAL, marks[i], &id) != NC_NOERR) found = 0;
+  }
+  ncmpi_close(ncid);
+  return found;
+}
+
+vf_status io_group_check_out(const char *path, const char *const *inputs, int n, int force) {
+  struct stat out, in;
+  if (stat(path, &out) != 0) {
+    if (errno == ENOENT) return VF_OK;
+    return vf_error(VF_E_INPUT, "%s: cannot check the output: %m; give --out another name",
+                    path);
+  }
+  for (int i = 0; i < n; i++)
+    if (stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+      return vf_error(VF_E_INPUT, "%s: is the input %s (the same file); writing the group "
+                      "file there would destroy it: give --out another name", path, inputs[i]);
+  if (S_ISDIR(out.st_mode))
+    return vf_error(VF_E_INPUT, "%s: is a directory; give --out a file name", path);
+  if (!force && !io_group_is_group_file(path))
+    return vf_error(VF_E_INPUT, "%s: exists and is not a voxfit group file (no ci_level and "
+                    "sources attributes); give --out another name, or add --force to "
+                    "replace it", path);
+  return VF_OK;
 }

@@ -1,0 +1,78 @@
+#!/bin/sh
+# voxfit group's output file: refused (exit 2, one line naming it) when
+# --out is one of the results files (the same file by device and inode: a
+# copy's own name, a hard link), an existing file that is not a group file
+# (a symlink to a responses file, a text file, the default GROUP.nc), or a
+# directory; --force replaces a file that is not a group file (the symlink
+# itself, not its target) but never an input; an existing group file is
+# replaced without --force. Refused outputs and inputs are left as they were.
+# (The group statistics themselves: tests/stats/test_group.py.)
+# Prints one PASS/FAIL line per check; exits 1 if any failed.
+# usage: sh tests/cli/test_group.sh BUILD_DIR
+BUILD=${1:?usage: test_group.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+. "$(dirname "$0")/../lib.sh"
+
+TEST=group
+
+demo_study 7
+cd "$D" || exit 1
+x 1 run job.yaml --quiet
+ok "$rc" "run: exit 0"
+cp results.nc r.nc
+cp sub-01.nc sub-01.orig
+
+# refused OUT PATTERN [ARGS...]: group r.nc --out OUT ARGS exits 2 with one
+# voxfit line, an error naming OUT and matching PATTERN
+refused() {
+  out=$1 pat=$2
+  shift 2
+  x 1 group r.nc --out "$out" --bootstrap 0 "$@"
+  ok "$([ "$rc" = 2 ]; echo $?)" "--out $out $*: exit 2 (got $rc)"
+  n=$(grep -c '^voxfit' "$T/out")
+  line=$(grep '^voxfit' "$T/out" | head -n 1)
+  printf '%s\n' "$line" | grep -q -e "error: $out: " && printf '%s\n' "$line" | grep -q -e "$pat"
+  ok "$([ $? = 0 ] && [ "$n" = 1 ]; echo $?)" "--out $out $*: one line naming it: $line"
+}
+
+refused r.nc 'is the input r.nc (the same file)'
+cmp -s r.nc results.nc
+ok $? "the input is left as it was"
+refused "$D/r.nc" 'the same file'
+refused r.nc 'the same file' --force
+cmp -s r.nc results.nc
+ok $? "... also with --force"
+ln r.nc hard.nc
+x 1 group hard.nc --out r.nc --bootstrap 0
+ok "$([ "$rc" = 2 ] && has 'is the input hard.nc'; echo $?)" "a hard link of the input: exit 2"
+
+ln -s sub-01.nc link.nc
+refused link.nc 'not a voxfit group file'
+cmp -s sub-01.nc sub-01.orig && [ -L link.nc ]
+ok $? "the symlink and the responses file it names are left as they were"
+echo "my notes" >notes.txt
+refused notes.txt 'or add --force'
+[ "$(cat notes.txt)" = "my notes" ]
+ok $? "the text file is left as it was"
+mkdir adir
+refused adir 'is a directory'
+
+echo "not netcdf" >r.group.nc
+x 1 group r.nc --bootstrap 0
+ok "$([ "$rc" = 2 ] && has 'error: r.group.nc: exists and is not a voxfit group file'; echo $?)" \
+  "the default output, not a group file: exit 2"
+
+x 1 group r.nc --out notes.txt --bootstrap 0 --force
+ok "$([ "$rc" = 0 ] && [ -n "$(attr notes.txt ci_level)" ]; echo $?)" \
+  "--force: the text file is replaced by a group file"
+x 1 group r.nc --out link.nc --bootstrap 0 --force
+[ "$rc" = 0 ] && [ ! -L link.nc ] && [ -n "$(attr link.nc ci_level)" ] && cmp -s sub-01.nc sub-01.orig
+ok $? "--force on a symlink: the link is replaced, not the responses file"
+x 1 group r.nc --out g.nc --bootstrap 0
+ok "$rc" "a new output: exit 0"
+x 1 group r.nc --out g.nc --bootstrap 0
+ok "$([ "$rc" = 0 ] && has 'group results: g.nc'; echo $?)" "an existing group file is replaced"
+x 1 group --help
+ok "$([ "$rc" = 0 ] && has '--force'; echo $?)" "--help describes --force"
+
+finish
