@@ -53,6 +53,21 @@ vf_status stats_perm_pvalues(const double *P, const double *Y, long n, long v,
                              int n_perm, int block_length, uint64_t seed,
                              double *p);
 
+/* Whether the block permutation test above can resolve its p-values for
+ * n test points in blocks of block_length (stats.block_length of the job
+ * `job`) with n_perm draws; `file` is the responses file the n test
+ * points are from. The test has b = ceil(n / block_length) blocks and b!
+ * distinct orders of them, one of them the identity, so its p-values are
+ * no smaller than about 1 / b!. Fails with VF_E_INPUT and one line (naming
+ * stats.block_length, the test count and the largest block length that
+ * works) when b < 2: no permutation moves anything and every p would be 1.
+ * Otherwise VF_OK, and warn[0..cap) holds a warning line when b! < n_perm
+ * (the draws repeat the same few orders; p cannot get near
+ * 1 / (n_perm + 1)), else "". Nothing to check (VF_OK, "") when
+ * n_perm < 1 or n < 2. */
+vf_status stats_perm_check(const char *job, const char *file, long n, int block_length,
+                           int n_perm, char *warn, size_t cap);
+
 /* Benjamini-Hochberg q-values of p[0..n) (NaN p gets NaN q and does not
  * count towards the number of tests). */
 vf_status stats_bh(const double *p, int n, double *q);

@@ -18,6 +18,7 @@
 #include "voxfit/config.h"
 #include "voxfit/sched.h"
 #include "voxfit/io.h"
+#include "voxfit/stats.h"
 
 /* Each scan reads blocks of about this many values (plus the reader's own
  * bounded buffer), so a big file is scanned in bounded memory. Blocks are
@@ -255,6 +256,13 @@ static void subject_split(report *rp, const io_responses *r, split_info *sp) {
             "or give split.test in the job", r->path);
   if (sp->n_train == 0)
     problem(rp, "%s: there are no training stimuli", r->path);
+  char warn[1024];
+  const cfg_stats *cs = &rp->job->stats;
+  if (stats_perm_check(rp->job->path, r->path, sp->n_test, cs->block_length,
+                       cs->permutations, warn, sizeof warn) != VF_OK)
+    problem(rp, "%s", vf_error_message());
+  else if (warn[0])
+    warning(rp, "%s", warn);
 }
 
 static int cmp_int(const void *a, const void *b) {

@@ -9,6 +9,7 @@
 
 #include "voxfit/ridge.h"
 #include "voxfit/sched.h"
+#include "voxfit/stats.h"
 #include "unit.h"
 
 /* All ranks agree on a failure: the lowest failing rank's message becomes
@@ -231,7 +232,22 @@ static vf_status make_rows(sched_plan *p, int s) {
                     j->split.from_file ? "the file's split variable" : "the job's split");
   p->n_train[s] = ntr, p->n_test[s] = nte;
   if (nte < 2) return vf_error(VF_E_INPUT, "%s: %ld test stimuli; need at least 2", file, nte);
-  return VF_OK;
+  return stats_perm_check(j->path, file, nte, j->stats.block_length, j->stats.permutations,
+                          NULL, 0);
+}
+
+/* Rank 0: the warning of stats_perm_check for the subject with the fewest
+ * test stimuli (the others' permutation tests resolve no worse). */
+static void perm_warning(const sched_plan *p) {
+  const cfg_job *j = p->job;
+  int worst = 0;
+  for (int s = 1; s < j->n_subjects; s++)
+    if (p->n_test[s] < p->n_test[worst]) worst = s;
+  char warn[1024];
+  if (stats_perm_check(j->path, j->subjects[worst].responses, p->n_test[worst],
+                       j->stats.block_length, j->stats.permutations, warn, sizeof warn) == VF_OK &&
+      warn[0])
+    vf_log(VF_LOG_WARN, "%s", warn);
 }
 
 vf_status sched_point_folds(const sched_plan *p, int s, const cfg_ridge *rg,
@@ -540,6 +556,9 @@ vf_status sched_plan_create(MPI_Comm comm, const char *job_path,
   st = load_job(comm, job_path, &p->job);
   if (st == VF_OK) st = build(p);
   VF_TRY(sched_agree(comm, st));
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) perm_warning(p);
   *out = p;
   return VF_OK;
 fail:

@@ -1,6 +1,7 @@
 /* Noise ceilings, paired tests and FDR (voxfit/stats.h). */
 #include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +203,51 @@ static void block_perm(long n, int len, vf_rng *g, long *blocks, long *perm) {
   }
   for (long b = 0; b < nb; b++)
     for (long t = blocks[b] * len; t < n && t < (blocks[b] + 1) * len; t++) perm[k++] = t;
+}
+
+/* b!, or n_perm when it is at least that (the count of distinct orders of
+ * b blocks, as far as n_perm draws can tell). */
+static double orders(long b, int n_perm) {
+  double f = 1;
+  for (long k = 2; k <= b && f < n_perm; k++) f *= (double)k;
+  return f;
+}
+
+/* The largest block length that cuts n points into at least m blocks
+ * (ceil(n / len) >= m), 0 when none does. */
+static long longest_block(long n, long m) {
+  return m <= 1 ? n : (n - 1) / (m - 1);
+}
+
+vf_status stats_perm_check(const char *job, const char *file, long n, int block_length,
+                           int n_perm, char *warn, size_t cap) {
+  if (cap) warn[0] = '\0';
+  if (n_perm < 1 || n < 2 || block_length < 1) return VF_OK;
+  long b = (n + block_length - 1) / block_length, m = 2;
+  while (orders(m, n_perm) < n_perm) m++; /* the fewest blocks with m! >= n_perm */
+  /* the advice: the longest blocks that make m blocks; when n < m, single
+   * points and no more permutations than their orders */
+  long best = longest_block(n, m);
+  char advice[160];
+  if (best >= 1)
+    snprintf(advice, sizeof advice, "use stats.block_length %ld or less (%ld blocks, enough "
+             "orders for the %d permutations)", best, m, n_perm);
+  else if (block_length > 1)
+    snprintf(advice, sizeof advice, "use stats.block_length 1 (%ld blocks) and "
+             "stats.permutations: %.0f or less", n, orders(n, n_perm));
+  else
+    snprintf(advice, sizeof advice, "use stats.permutations: %.0f or less", orders(n, n_perm));
+  if (b < 2)
+    return vf_error(VF_E_INPUT, "%s: stats.block_length %d leaves the %ld test stimuli of %s "
+                    "in one block, which no permutation moves: every test_p would be 1; %s, "
+                    "or stats.permutations: 0 for no test", job, block_length, n, file, advice);
+  double k = orders(b, n_perm);
+  if (k >= n_perm || !cap) return VF_OK;
+  snprintf(warn, cap, "%s: stats.block_length %d cuts the %ld test stimuli of %s into %ld "
+           "blocks, which have only %.0f orders, fewer than the %d permutations: test_p "
+           "cannot go below about %.2g; %s", job, block_length, n, file, b, k, n_perm, 1 / k,
+           advice);
+  return VF_OK;
 }
 
 vf_status stats_perm_pvalues(const double *P, const double *Y, long n, long v,

@@ -4,11 +4,12 @@
 # YAML, an unknown key, a features variable that does not exist,
 # leave-one-run-out without run labels, too many folds (more than the
 # training stimuli, or folds of one stimulus), an explicit split whose test
-# set is not the repetitions', an output in a missing folder, a folder as
-# output, an output that is one of the inputs (also with --force, and by
-# inode through a link: the input is left untouched), a missing job file
-# (and an explicit split matching the repetitions runs whatever the file's
-# split variable says).
+# set is not the repetitions', a stats.block_length that leaves one block,
+# an output in a missing folder, a folder as output, an output that is one
+# of the inputs (also with --force, and by inode through a link: the input
+# is left untouched), a missing job file (and an explicit split matching
+# the repetitions runs whatever the file's split variable says; too few
+# permutation blocks only warn).
 # Each gets exit 2, exactly one voxfit line (the error, saying what is
 # wrong) and no results file. Then a unit that fails alone (one variant's
 # features hold a NaN): exit 1, the other units done, the broken ones
@@ -180,6 +181,18 @@ for np in 1 2; do
 done
 x 1 validate "$D/split44.yaml"
 ok "$rc" "validate accepts it too (got $rc)"
+
+# a block permutation of one block moves nothing (every test_p was 1): the
+# message names the key, the 40 test stimuli and a length that works
+bad one-block '$a stats: {block_length: 40}' 'stats.block_length 40' \
+  '40 test stimuli of .*sub-01\.nc' 'stats.block_length 6 or less'
+# 4 blocks have 24 orders, fewer than the 1000 permutations: one warning
+# (rank 0's), and the run goes on
+sed -e "s#^output: .*#output: $T/out-4blocks.nc#" "$D/job.yaml" >"$D/4blocks.yaml"
+echo "stats: {block_length: 10}" >>"$D/4blocks.yaml"
+x 2 run "$D/4blocks.yaml" --quiet
+[ "$rc" = 0 ] && [ "$(count 'warning: .*stats.block_length 10 .*only 24 orders')" = 1 ]
+ok $? "4 blocks for 1000 permutations: exit 0 and one warning (got $rc)"
 
 for np in 1 2; do
   x "$np" run "$D/no-such-job.yaml"

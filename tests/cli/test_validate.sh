@@ -2,7 +2,8 @@
 # voxfit validate: a generated study (usable, on 1 and 2 ranks), broken
 # copies of its job (a missing file, an HDF5 file, an unknown ROI, split
 # ranges beyond the stimuli, leave-one-run-out without runs, too many folds,
-# a subject with another stimulus count) and small hand-made files (NaN and
+# a subject with another stimulus count, a stats.block_length leaving one
+# block (an error) or four (a warning)) and small hand-made files (NaN and
 # constant voxels give warnings but exit 0; NaN features and a missing split
 # are errors).
 # usage: sh tests/cli/test_validate.sh BUILD_DIR
@@ -118,6 +119,13 @@ has "leave-one-run-out" err "no variable 'run', but ridge.cv is leave-one-run-ou
 vrun 1 "$(job folds 's/^split: file/split: {train: [0, 3], test: [3, 10]}/')"
 expect "folds" 2
 has "folds" err '3 training stimuli but ridge.cv asks for 5 folds'
+
+vrun 1 "$(job oneblock '$a stats: {block_length: 40}')"
+expect "one permutation block" 2
+has "one permutation block" err 'stats.block_length 40 leaves the 40 test stimuli of .*sub-01.nc in one block'
+vrun 1 "$(job fourblocks '$a stats: {block_length: 10}')"
+expect "four permutation blocks" 0
+has "four permutation blocks" out 'warning: .*stats.block_length 10 cuts the 40 test stimuli .* into 4 blocks'
 
 mpirun --allow-run-as-root --oversubscribe -np 1 "$VOXFIT" gen --preset demo \
   --scale 0.5 --subjects 1 --out "$dir/small" >"$dir/gen.log" 2>&1 ||

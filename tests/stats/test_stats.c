@@ -3,7 +3,8 @@
  * split-half reliability of synthetic repeats with known signal and noise,
  * the paired t-test, the exact Wilcoxon null distribution, and
  * Benjamini-Hochberg by hand, permutation p-values uniform under the null
- * (Kolmogorov-Smirnov) and minimal under a strong signal.
+ * (Kolmogorov-Smirnov) and minimal under a strong signal; the check of
+ * stats.block_length against the test count (stats_perm_check).
  * (tests/stats/test_group.py compares the tests with scipy on study data.) */
 #include "testutil.h"
 #include "voxfit/stats.h"
@@ -108,6 +109,45 @@ static void check_permutations(void) {
   free(P), free(Y), free(p);
 }
 
+/* The block permutation test's resolution: one block is an error naming
+ * stats.block_length, the test count and a block length that works; fewer
+ * orders of the blocks than permutations a warning; enough none. */
+static void check_perm_check(void) {
+  char warn[1024];
+  vf_status st = stats_perm_check("job.yaml", "sub-01.nc", 40, 40, 1000, warn, sizeof warn);
+  const char *msg = vf_error_message();
+  TU_CHECK(st == VF_E_INPUT && strstr(msg, "job.yaml: stats.block_length 40") &&
+           strstr(msg, "40 test stimuli of sub-01.nc") &&
+           strstr(msg, "stats.block_length 6 or less (7 blocks"), "one block: %s", msg);
+  TU_CHECK(stats_perm_check("j", "f", 40, 100, 1000, warn, sizeof warn) == VF_E_INPUT,
+           "a block longer than the test set");
+  TU_OK(stats_perm_check("j", "f", 40, 10, 1000, warn, sizeof warn));
+  TU_CHECK(strstr(warn, "4 blocks, which have only 24 orders, fewer than the 1000") &&
+           strstr(warn, "stats.block_length 6 or less"), "4 blocks: '%s'", warn);
+  TU_OK(stats_perm_check("j", "f", 40, 6, 1000, warn, sizeof warn)); /* 7! = 5040 */
+  TU_CHECK(warn[0] == '\0', "7 blocks for 1000 permutations: '%s'", warn);
+  TU_OK(stats_perm_check("j", "f", 40, 20, 0, warn, sizeof warn));
+  TU_CHECK(warn[0] == '\0', "no permutations, nothing to check: '%s'", warn);
+  TU_OK(stats_perm_check("j", "f", 5, 1, 1000, warn, sizeof warn)); /* 5! = 120 */
+  TU_CHECK(strstr(warn, "stats.permutations: 120 or less") != NULL, "5 points: '%s'", warn);
+  TU_OK(stats_perm_check("j", "f", 5, 2, 1000, warn, sizeof warn));
+  TU_CHECK(strstr(warn, "stats.block_length 1 (5 blocks)") != NULL, "5 points by 2: '%s'", warn);
+  /* the suggested length really gives enough orders, for several sizes */
+  for (long n = 8; n <= 200; n += 17) {
+    st = stats_perm_check("j", "f", n, (int)n, 1000, warn, sizeof warn);
+    long len = 0;
+    const char *at = strstr(vf_error_message(), "use stats.block_length ");
+    if (at) len = atol(at + strlen("use stats.block_length "));
+    TU_CHECK(st == VF_E_INPUT && len >= 1, "n %ld: %s", n, vf_error_message());
+    if (len < 1) continue;
+    TU_OK(stats_perm_check("j", "f", n, (int)len, 1000, warn, sizeof warn));
+    TU_CHECK(warn[0] == '\0', "n %ld, suggested %ld: '%s'", n, len, warn);
+    TU_OK(stats_perm_check("j", "f", n, (int)len + 1, 1000, warn, sizeof warn));
+    TU_CHECK(warn[0] != '\0', "n %ld: %ld is not the longest that works", n, len);
+  }
+  vf_error_clear();
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   check_ceilings();
@@ -115,5 +155,6 @@ int main(int argc, char **argv) {
   check_wilcoxon();
   check_bh();
   check_permutations();
+  check_perm_check();
   return tu_finish("stats");
 }
