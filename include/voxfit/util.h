@@ -71,6 +71,16 @@ vf_log_level vf_log_get_level(void);
 void vf_log(vf_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The environment variable `name` as a number in [lo, hi] (a whole
+ * number when integral). Unset or empty: def. Any other value (not a
+ * number, out of range) also gives def, after one warning line naming the
+ * variable, the value, what is accepted (`accepted`, e.g. "a whole number
+ * from 1 to 4096") and the default used (`fallback`, e.g. "10 s"); the
+ * warning comes from rank 0 only (vf_log_set_rank; a run of one rank has
+ * -1), so read it on every rank alike. Read it once per run, not per use. */
+double vf_env_number(const char *name, double lo, double hi, int integral, double def,
+                     const char *accepted, const char *fallback);
+
 /* 64-byte aligned, zeroed allocation of n elements of size sz; fails with
  * VF_E_NOMEM naming what (a short noun) and the size. Free with vf_free. */
 vf_status vf_calloc(size_t n, size_t sz, const char *what, void *out_ptr);

@@ -77,7 +77,10 @@ int main(int argc, char **argv) {
   vf_log_set_rank(size > 1 ? rank : -1);
   const char *lvl = getenv("VOXFIT_LOG");
   if (lvl && !strcmp(lvl, "debug")) vf_log_set_level(VF_LOG_DEBUG);
-  if (lvl && !strcmp(lvl, "quiet")) vf_log_set_level(VF_LOG_WARN);
+  else if (lvl && !strcmp(lvl, "quiet")) vf_log_set_level(VF_LOG_WARN);
+  else if (lvl && lvl[0] && strcmp(lvl, "info") && rank == 0)
+    vf_log(VF_LOG_WARN, "VOXFIT_LOG='%s' is not one of debug, info, quiet; using the "
+           "default (info)", lvl);
   int code = dispatch(argc, argv, rank);
   MPI_Finalize();
   return code;

@@ -169,6 +169,7 @@ typedef struct {
   int stopping, fatal;
   char fatal_msg[256];
   double last_flush, last_progress, t0, flops_done;
+  double progress_every; /* VOXFIT_PROGRESS_SECONDS */
   int done_run;        /* units reported by this run */
 } master;
 
@@ -199,6 +200,8 @@ static vf_status master_init(exec_ctx *x, master *m) {
   for (int w = 0; w < x->size; w++) m->held[w][0] = m->held[w][1] = -1;
   for (int d = 0; d < D; d++) m->n_unstarted += next_todo(x, m, d) >= 0;
   m->t0 = m->last_flush = m->last_progress = vf_now();
+  m->progress_every = vf_env_number("VOXFIT_PROGRESS_SECONDS", 0, 1e9, 0, 10.0,
+                                    "a number of seconds >= 0", "10 s");
   return VF_OK;
 }
 
@@ -282,11 +285,9 @@ static vf_status assign_idle(exec_ctx *x, master *m) {
  * and at the end; a live line when stderr is a terminal. */
 static void progress(exec_ctx *x, master *m, int last) {
   double now = vf_now(), el = now - m->t0;
-  const char *env = getenv("VOXFIT_PROGRESS_SECONDS");
-  double every = env ? atof(env) : 10.0;
   int tty = isatty(2), total = x->st->n_units;
   if (x->rank != 0 || x->opt->quiet ||
-      (!last && now - m->last_progress < (tty ? 0.5 : every)))
+      (!last && now - m->last_progress < (tty ? 0.5 : m->progress_every)))
     return; /* only the master knows the counts */
   m->last_progress = now;
   double eta = m->done_run ? el / m->done_run * (total - m->done_run) : 0;

@@ -31,9 +31,10 @@ int sched_set_blas_threads(MPI_Comm comm) {
   int workers = local - master_here > 0 ? local - master_here : 1;
   int threads = mine < online ? mine : online / workers;
   if (is_master) threads = 1;
-  const char *env = getenv("VOXFIT_THREADS");
-  if (env && atoi(env) > 0) threads = atoi(env);
   if (threads < 1) threads = 1;
+  threads = (int)vf_env_number("VOXFIT_THREADS", 1, 4096, 1, threads,
+                               "a whole number of BLAS threads per rank from 1 to 4096",
+                               "threads from the cores, see README");
   openblas_set_num_threads(threads);
   return threads;
 }

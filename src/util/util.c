@@ -31,6 +31,23 @@ void vf_log(vf_log_level lvl, const char *fmt, ...) {
     fprintf(stderr, "voxfit: %s: %s\n", names[lvl], line);
 }
 
+double vf_env_number(const char *name, double lo, double hi, int integral, double def,
+                     const char *accepted, const char *fallback) {
+  const char *s = getenv(name);
+  if (!s || !s[0]) return def;
+  char *end;
+  double v = strtod(s, &end);
+  int good = end != s && *end == '\0' && isfinite(v) && v >= lo && v <= hi &&
+             (!integral || v == floor(v));
+  if (integral && good) /* digits only: no 1e3, 0x10 or 2.0 for a count */
+    for (const char *c = s + (s[0] == '+'); *c && good; c++) good = *c >= '0' && *c <= '9';
+  if (good) return v;
+  if (log_rank_ <= 0)
+    vf_log(VF_LOG_WARN, "%s='%s' is not %s; using the default (%s)", name, s, accepted,
+           fallback);
+  return def;
+}
+
 vf_status vf_calloc(size_t n, size_t sz, const char *what, void *out_ptr) {
   void **out = (void **)out_ptr;
   *out = NULL;

@@ -1,0 +1,62 @@
+#!/bin/sh
+# voxfit's environment variables with bad values (VOXFIT_LOG=bogus;
+# VOXFIT_THREADS=abc, -3, 0, 2.5; VOXFIT_PROGRESS_SECONDS=abc, -1): one
+# warning line (rank 0's, on 2 ranks) naming the variable, the value and
+# what is accepted, then the default is used and the command exits 0 (an
+# unreadable VOXFIT_PROGRESS_SECONDS used to become 0: a progress line per
+# unit). Good values (info, 2, 0.5, unset) give no warning.
+# Prints one PASS/FAIL line per check; exits 1 if any failed.
+# usage: sh tests/cli/test_env.sh BUILD_DIR
+BUILD=${1:?usage: test_env.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+. "$(dirname "$0")/../lib.sh"
+
+TEST=env
+
+demo_study 9
+JOB=$D/job.yaml
+unset VOXFIT_LOG VOXFIT_THREADS VOXFIT_PROGRESS_SECONDS
+
+# warned VAR VALUE ACCEPTED: the last output has exactly one warning line,
+# naming VAR='VALUE' and ACCEPTED, and the command exited 0
+warned() {
+  n=$(count "warning: $1='$2' is not ")
+  w=$(count 'warning')
+  [ "$rc" = 0 ] && [ "$n" = 1 ] && [ "$w" = 1 ] && has "$1='$2' is not $3.*using the default"
+  ok $? "$1=$2: exit 0 and one warning saying what is accepted (got exit $rc, $w warnings)"
+}
+quiet_env() { # quiet_env NAME: exit 0 and no warning
+  [ "$rc" = 0 ] && [ "$(count 'warning')" = 0 ]
+  ok $? "$1: exit 0, no warning (got $rc)"
+}
+
+VOXFIT_LOG=bogus x 1 --version
+warned VOXFIT_LOG bogus 'one of debug, info, quiet'
+has 'voxfit 0'
+ok $? "VOXFIT_LOG=bogus: the command still runs"
+VOXFIT_LOG=bogus x 2 plan "$JOB"
+warned VOXFIT_LOG bogus 'one of debug, info, quiet'
+VOXFIT_LOG=info x 1 --version
+quiet_env VOXFIT_LOG=info
+
+for v in abc -3 0 2.5; do
+  VOXFIT_THREADS=$v x 2 run "$JOB" --force --quiet
+  warned VOXFIT_THREADS "$v" 'a whole number of BLAS threads per rank from 1 to 4096'
+done
+VOXFIT_THREADS=2 x 2 run "$JOB" --force
+quiet_env VOXFIT_THREADS=2
+has '2 ranks x 2 BLAS threads'
+ok $? "VOXFIT_THREADS=2 is used"
+
+for v in abc -1; do
+  VOXFIT_PROGRESS_SECONDS=$v x 2 run "$JOB" --force
+  warned VOXFIT_PROGRESS_SECONDS "$v" 'a number of seconds >= 0'
+  n=$(count 'units done')
+  ok "$([ "$n" -le 3 ]; echo $?)" "VOXFIT_PROGRESS_SECONDS=$v: the default interval, not a line per unit ($n lines)"
+done
+VOXFIT_PROGRESS_SECONDS=0.5 x 1 run "$JOB" --force
+quiet_env VOXFIT_PROGRESS_SECONDS=0.5
+x 1 run "$JOB" --force
+quiet_env "no VOXFIT_ variables"
+
+finish
