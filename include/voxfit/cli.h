@@ -24,6 +24,11 @@ int cli_group(int argc, char **argv);
 void cli_group_path(const char *results, char *buf, size_t cap);
 vf_status cli_group_of(const char *results, double level);
 
+/* The program as it was started (argv[0] when it names a path, else
+ * "voxfit", found on PATH), for the commands a subcommand suggests. */
+void cli_set_program(const char *argv0);
+const char *cli_program(void);
+
 /* Prints "voxfit: error: <msg>" (rank 0 only when all ranks share it). */
 void cli_print_error(const char *context);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "voxfit/cli.h"
 #include "voxfit/sim.h"
@@ -176,7 +177,19 @@ static void print_summary(const sim_params *p, const char *out, double secs) {
   printf("  sub-01.nc .. sub-%02d.nc  ~%ld voxels in 10 ROIs, %ld test repetitions%s\n",
          p->n_subjects, p->n_vox, p->n_rep, p->time_series ? ", runs, lag" : "");
   printf("  truth.yaml   the planted effects\n");
-  printf("  job.yaml     run it: mpirun -np 4 voxfit run %s/job.yaml\n", out);
+  /* as voxfit plan --slurm counts them: rank 0 schedules, the others fit
+   * with (cores) / (workers) BLAS threads each */
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  printf("  job.yaml     run it: mpirun -np %ld %s run %s/job.yaml\n"
+         "               (-np: the %ld cores of this machine)\n",
+         cores > 0 ? cores : 1, cli_program(), out, cores > 0 ? cores : 1);
+}
+
+/* DIR without its trailing slashes ("study/" -> "study"; "/" stays), so
+ * the paths joined to it have one slash. */
+static void strip_slashes(const char *dir, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", dir);
+  for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/';) buf[--n] = '\0';
 }
 
 static int exit_code(vf_status st) {
@@ -195,6 +208,9 @@ int cli_gen(int argc, char **argv) {
   }
   if (!a.preset) return usage_error("--preset is required (demo, god or shortclips)");
   if (!a.out) return usage_error("--out DIR is required");
+  char out[4096];
+  strip_slashes(a.out, out, sizeof out);
+  a.out = out;
   if (sim_preset(a.preset, a.scale, a.seed, &p) != VF_OK)
     return usage_error("%s", vf_error_message());
   if (a.subjects) p.n_subjects = a.subjects;

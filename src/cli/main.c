@@ -24,6 +24,14 @@ static const char *usage =
     "input error; 3 stopped by a signal; 4 internal error\n"
     "Run under MPI: mpirun -np N voxfit run JOB.yaml\n";
 
+static const char *program_ = "voxfit";
+
+void cli_set_program(const char *argv0) {
+  program_ = argv0 && strchr(argv0, '/') ? argv0 : "voxfit";
+}
+
+const char *cli_program(void) { return program_; }
+
 void cli_print_error(const char *context) {
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -75,6 +83,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   vf_log_set_rank(size > 1 ? rank : -1);
+  cli_set_program(argc > 0 ? argv[0] : NULL);
   const char *lvl = getenv("VOXFIT_LOG");
   if (lvl && !strcmp(lvl, "debug")) vf_log_set_level(VF_LOG_DEBUG);
   else if (lvl && !strcmp(lvl, "quiet")) vf_log_set_level(VF_LOG_WARN);

@@ -11,6 +11,7 @@
 
 static const char *help =
     "usage: voxfit run JOB.yaml [--force] [--quiet] [--shard I/N] [--config FILE]\n"
+    "                  [--no-reuse]\n"
     "\n"
     "Fits ridge regression with per-voxel lambdas chosen by cross-validation\n"
     "for every (sweep point, subject, encoder variant) of the job, scores the\n"

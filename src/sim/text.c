@@ -111,7 +111,7 @@ vf_status sim_write_job(const sim_params *p, const char *path) {
   FILE *f;
   VF_CALL(open_text(path, &f));
   fprintf(f, "# Written by voxfit gen --preset %s --seed %llu; paths are relative to\n"
-             "# this file. Run: mpirun -np 4 voxfit run job.yaml\n",
+             "# this file. Run: mpirun -np N voxfit run job.yaml (N: the cores to use)\n",
           p->preset, (unsigned long long)p->seed);
   fprintf(f, "job: %s\noutput: results.nc\nsubjects:\n", p->preset);
   for (int i = 0; i < p->n_subjects; i++)
