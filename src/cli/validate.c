@@ -504,12 +504,12 @@ static void rois_report(report *rp, const io_responses *r,
     if (k >= 0) roi_print(r, k, size, nmask, !printed++);
   }
   printf("%s\n  voxels in no ROI: %ld\n", printed ? "" : " none", none);
-  long in_job = 0;
+  long in_job = 0, missing = 0;
   for (int i = 0; i < (job->n_rois ? job->n_rois : r->n_roi); i++) {
     int k = job->n_rois ? roi_find(r, job->rois[i]) : i;
-    in_job += k >= 0 ? size[k] : 0;
+    in_job += k >= 0 ? size[k] : 0, missing += k < 0;
   }
-  if (in_job == 0) /* as voxfit run refuses it */
+  if (in_job == 0 && !missing) /* as voxfit run refuses it (a missing ROI: below) */
     problem(rp, "%s: no voxel belongs to the job's ROIs; check rois in %s and this "
             "file's roi_index", r->path, job->path);
   for (int i = 0; i < (job->n_rois ? job->n_rois : r->n_roi); i++) {
