@@ -418,7 +418,7 @@ int cli_group(int argc, char **argv) {
   group_free(&c);
   if (st) {
     cli_print_error("group");
-    return st == VF_E_INPUT || st == VF_E_USAGE ? CLI_EXIT_INPUT : CLI_EXIT_INTERNAL;
+    return cli_exit_code(st);
   }
   return CLI_EXIT_OK;
 }
