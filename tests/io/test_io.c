@@ -626,6 +626,16 @@ static void test_truncated(void) {
                 "is truncated: ");
   TU_OK(io_responses_open(MPI_COMM_WORLD, whole, &r));
   io_responses_destroy(&r);
+
+  /* A results file to resume goes through the same check: refused, the
+   * message says --force; with --force it is not looked at. */
+  int resumable = -1;
+  TU_FAILS_WITH(io_results_check_existing(half, "0123", 0, &resumable), VF_E_INPUT,
+                "resp_half.nc: is truncated");
+  TU_FAILS_WITH(io_results_check_existing(half, "0123", 0, &resumable), VF_E_INPUT,
+                "rerun with --force");
+  TU_CHECK(resumable == 0, "a truncated file is not resumable");
+  TU_OK(io_results_check_existing(half, "0123", 1, &resumable));
 }
 
 static void cleanup(void) {
