@@ -107,9 +107,11 @@ check "rerun: complete = 1" [ "$(attr "$out" complete)" = 1 ]
 # resume once skipped every unit and lost the rest. Refused (exit 2, one
 # line naming it as truncated and --force), the file left as it was; --force
 # starts afresh. Cut inside the header, in the middle, and by the last byte.
-cp "$out" "$T/whole.nc"
-wsize=$(stat -c%s "$T/whole.nc")
 sed "s#^output: .*#output: $T/cut.nc#" "$D/job.yaml" >"$D/cut.yaml"
+x 2 run "$D/cut.yaml" --quiet
+ok "$rc" "the job with output cut.nc: exit 0 (got $rc)"
+mv "$T/cut.nc" "$T/whole.nc"
+wsize=$(stat -c%s "$T/whole.nc")
 for cut in 1000 $((wsize / 2)) $((wsize - 1)); do
   for np in 1 2; do
     head -c "$cut" "$T/whole.nc" >"$T/cut.nc"
@@ -133,10 +135,12 @@ x 1 group "$T/half.nc" --out "$T/half-group.nc"
 [ "$rc" = 2 ] && has "error: .*half\.nc: is truncated" && [ ! -e "$T/half-group.nc" ]
 ok $? "group of a truncated results file: exit 2 naming it, no group file (got $rc)"
 
-# ---- shards: full size from the start, resumable; a cut one refused by collect --
-# PnetCDF fills nothing: a shard's file (like a run stopped half way) would
-# end before the units it leaves to others, were it not given its full size
-# when created; rerunning it resumes it.
+# ---- shards and collect: whole files pass, a cut shard is refused -------------
+# PnetCDF fills nothing: a file ends where its last write did until voxfit
+# gives it its full size when creating it. Shard files have it and resume;
+# collect reopens the merged file before anything wrote its last variable
+# (so would refuse it without that); a killed run's file is resumed in
+# test_batch.sh.
 sed "s#^output: .*#output: $T/sh.nc#" "$D/job.yaml" >"$D/sh.yaml"
 for i in 1 2; do
   x 1 run "$D/sh.yaml" --shard "$i/2" --quiet
