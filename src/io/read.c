@@ -5,7 +5,7 @@
  * Collective discipline: metadata checks see the same header on every rank
  * (PnetCDF broadcasts it), so they fail alike everywhere. Checks that depend
  * on a rank's own arguments (row and voxel indices, allocations) are agreed
- * on with agree() before any collective read, so no rank is left waiting. */
+ * on with io_nc_agree() before any collective read, so no rank is left waiting. */
 #include "voxfit/io.h"
 
 #include <errno.h>
@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "nc.h"
 
 /* Reads go through a bounded buffer (the file is row-major, the output
  * column-major), so a big file never doubles memory. VOXFIT_IO_BUFFER_BYTES
@@ -52,24 +54,6 @@ static int is_real_type(nc_type t) { return t == NC_FLOAT || t == NC_DOUBLE; }
 static vf_status nc_fail(const char *path, const char *what, int err) {
   vf_status code = err == NC_ERANGE ? VF_E_INPUT : VF_E_IO;
   return vf_error(code, "%s: %s: %s", path, what, ncmpi_strerror(err));
-}
-
-/* Every rank ends with the same status and message: that of the lowest
- * failing rank. Collective on comm. */
-static vf_status agree(MPI_Comm comm, vf_status st) {
-  int rank, size, root;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  int mine = st != VF_OK ? rank : size;
-  MPI_Allreduce(&mine, &root, 1, MPI_INT, MPI_MIN, comm);
-  if (root == size) return VF_OK;
-  char msg[1024];
-  int code = (int)st;
-  snprintf(msg, sizeof msg, "%s", vf_error_message());
-  MPI_Bcast(&code, 1, MPI_INT, root, comm);
-  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, root, comm);
-  if (rank != root) return vf_error((vf_status)code, "%s", msg);
-  return st;
 }
 
 /* Appends s to buf (size n) as an item of a comma-separated list, ending it
@@ -134,18 +118,15 @@ vf_status io_check_format(const char *path) {
 /* ---- opening and looking things up ------------------------------------- */
 
 /* Rank 0 checks the format (one file-system look-up, not one per rank),
- * then all ranks open. Collective on comm. */
+ * then all ranks open, refusing a truncated file (io_nc_open). Collective
+ * on comm. */
 static vf_status open_file(MPI_Comm comm, const char *path, int *ncid) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   *ncid = -1;
   vf_status st = rank == 0 ? io_check_format(path) : VF_OK;
-  VF_CALL(agree(comm, st));
-  int err = ncmpi_open(comm, path, NC_NOWRITE, MPI_INFO_NULL, ncid);
-  if (err != NC_NOERR) {
-    *ncid = -1;
-    return vf_error(VF_E_INPUT, "%s: cannot open: %s", path, ncmpi_strerror(err));
-  }
+  VF_CALL(io_nc_agree(comm, st));
+  VF_CALL(io_nc_open(comm, path, NC_NOWRITE, IO_TODO_INPUT, ncid));
   return VF_OK;
 }
 
@@ -450,7 +431,7 @@ static vf_status read_runs(MPI_Comm comm, const char *path, const char *name,
   vf_status st = vf_calloc(1, sizeof *b, "read batch", &b);
   if (!st) st = vf_calloc((size_t)cap, sizeof(double), "read buffer", &b->buf);
   MPI_Allreduce(&mine, &all, 1, MPI_LONG, MPI_MAX, comm);
-  VF_TRY(agree(comm, st));
+  VF_TRY(io_nc_agree(comm, st));
   b->v = v, b->out = out, b->ld = ld, b->err = NC_NOERR;
   piece_t p;
   while (piece_next(&it, &p)) {
@@ -504,7 +485,7 @@ static vf_status read_indexed(MPI_Comm comm, const char *path, const char *name,
   if (!st) st = check_axis(path, name, cols);
   if (!st) st = runs_build(rows->idx, rows->n, LONG_MAX, &rr, &nrr);
   if (!st) st = runs_build(cols->idx, cols->n, cap, &cr, &ncr);
-  VF_TRY(agree(comm, st));
+  VF_TRY(io_nc_agree(comm, st));
   VF_TRY(read_runs(comm, path, name, v, rr, nrr, cr, ncr, cap, rows->n, out));
 fail:
   vf_free(&rr);

@@ -1,5 +1,6 @@
 /* The results file: definition, metadata, per-unit data then status flags.
  * Layout in docs/results.md. */
+#include <errno.h>
 #include <math.h>
 #include <pnetcdf.h>
 #include <stdio.h>
@@ -46,14 +47,16 @@ vf_status io_results_check_existing(const char *path, const char *hash,
   struct stat sb;
   *resumable = 0;
   if (stat(path, &sb) != 0 || force) return VF_OK;
-  int ncid, err = ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, &ncid);
-  if (err != NC_NOERR)
-    return vf_error(VF_E_INPUT, "%s: exists and is not a voxfit results file "
-                    "(%s); move it away or rerun with --force", path,
-                    ncmpi_strerror(err));
+  if (io_check_format(path) != VF_OK)
+    return vf_error(VF_E_INPUT, "%s: exists and is not a voxfit results file (not a "
+                    "classic NetCDF file); move it away or rerun with --force", path);
+  /* A truncated file is refused here, before anything writes to it: its
+   * done flags may promise data that is no longer there. */
+  int ncid;
+  VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_RESUME, &ncid));
   char old[64] = "";
   MPI_Offset len = 0;
-  err = ncmpi_inq_attlen(ncid, NC_GLOBAL, "job_hash", &len);
+  int err = ncmpi_inq_attlen(ncid, NC_GLOBAL, "job_hash", &len);
   if (err == NC_NOERR && len < (MPI_Offset)sizeof old)
     err = ncmpi_get_att_text(ncid, NC_GLOBAL, "job_hash", old);
   ncmpi_close(ncid);
@@ -265,6 +268,29 @@ static vf_status set_int_att(io_results *r, const char *name, int value) {
   return VF_OK;
 }
 
+/* PnetCDF neither fills nor pads: a file whose last variables are not
+ * written yet (a run in progress or stopped, one shard of several) would
+ * end before the size its header implies, and so would a copy cut short.
+ * Given its full size at creation (a hole: no disk space, no writing), a
+ * results file shorter than its header implies has lost data, and a
+ * resume refuses it (io_nc_open). Collective. */
+static vf_status extend_file(io_results *r, int rank) {
+  const char *path = r->path;
+  vf_status st = VF_OK;
+  if (rank == 0) {
+    long long need = 0;
+    struct stat sb;
+    st = io_nc_size_needed(path, r->ncid, &need);
+    if (st == VF_OK && stat(path, &sb) == 0 && (long long)sb.st_size < need &&
+        truncate(path, (off_t)need) != 0)
+      st = vf_error(VF_E_IO, "%s: cannot give it its full size (%lld bytes): %s",
+                    path, need, strerror(errno));
+  }
+  VF_CALL(io_nc_agree(r->comm, st));
+  NC(ncmpi_sync(r->ncid), "sync after extending");
+  return VF_OK;
+}
+
 static vf_status create_file(io_results *r) {
   const char *path = r->path;
   MPI_Info info;
@@ -301,6 +327,7 @@ vf_status io_results_create(MPI_Comm comm, const char *path,
   VF_TRY(write_meta(r->path, r->ncid, mv, nmv, rank));
   VF_TRY(zero_status(r, L, rank));
   if (ncmpi_sync(r->ncid) != NC_NOERR) VF_FAIL(VF_E_IO, "%s: sync failed", path);
+  VF_TRY(extend_file(r, rank));
   VF_TRY(set_int_att(r, "initialised", 1));
   *out = r;
   return VF_OK;
@@ -477,11 +504,11 @@ vf_status io_results_read_table(const char *path, io_results_table **out) {
   int ncid;
   *out = NULL;
   VF_CALL(io_check_format(path));
-  VF_CALL(vf_calloc(1, sizeof *t, "results table", &t));
-  int err = ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, &ncid);
-  if (err != NC_NOERR) {
-    vf_free(&t);
-    return vf_error(VF_E_IO, "%s: cannot open results: %s", path, ncmpi_strerror(err));
+  VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_RESULTS, &ncid));
+  vf_status cst = vf_calloc(1, sizeof *t, "results table", &t);
+  if (cst) {
+    ncmpi_close(ncid);
+    return cst;
   }
   vf_status st = read_table(path, ncid, t);
   ncmpi_close(ncid);
@@ -509,7 +536,7 @@ static vf_status read_pred_slice(const char *path, int ncid, int sweep, int vari
 vf_status io_results_read_predictions(const char *path, int sweep, int variant,
                                       const io_results_table *t, float *pred, float *y) {
   int ncid;
-  NC(ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, &ncid), "cannot open");
+  VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_RESULTS, &ncid));
   vf_status st = read_pred_slice(path, ncid, sweep, variant, t, pred, y);
   ncmpi_close(ncid);
   return st;
@@ -613,7 +640,7 @@ static vf_status check_header(io_results *r, const io_results_layout *L) {
 
 static vf_status open_checked(io_results *r, const io_results_layout *L, int *status) {
   const char *path = r->path;
-  NC(ncmpi_open(r->comm, path, NC_WRITE, MPI_INFO_NULL, &r->ncid), "cannot reopen to resume");
+  VF_CALL(io_nc_open(r->comm, path, NC_WRITE, IO_TODO_RESUME, &r->ncid));
   VF_CALL(check_header(r, L));
   VF_CALL(check_dims(r, L));
   VF_CALL(find_vars(r, L));
@@ -903,7 +930,7 @@ static vf_status open_source(const char *path, const io_results_layout *L, int *
   if (access(path, R_OK) != 0)
     return vf_error(VF_E_INPUT, "%s: cannot read it (%m); run the shard that writes it "
                     "(voxfit run JOB --shard I/N) first", path);
-  NC(ncmpi_open(MPI_COMM_SELF, path, NC_NOWRITE, MPI_INFO_NULL, ncid), "cannot open");
+  VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_SHARD, ncid));
   NC(ncmpi_begin_indep_data(*ncid), "begin independent mode");
   if (ncmpi_inq_attlen(*ncid, NC_GLOBAL, "job_hash", &len) != NC_NOERR ||
       len >= (MPI_Offset)sizeof hash ||

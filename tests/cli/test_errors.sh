@@ -9,7 +9,9 @@
 # of the inputs (also with --force, and by inode through a link: the input
 # is left untouched), a missing job file (and an explicit split matching
 # the repetitions runs whatever the file's split variable says; too few
-# permutation blocks only warn).
+# permutation blocks only warn), features and responses files cut short
+# (inside the header, inside a variable, by the last byte; validate and
+# plan refuse them too).
 # Each gets exit 2, exactly one voxfit line (the error, saying what is
 # wrong) and no results file. Then a unit that fails alone (one variant's
 # features hold a NaN): exit 1, the other units done, the broken ones
@@ -210,6 +212,31 @@ for cmd in run plan; do
   [ "$rc" = 2 ] && has 'nul.yaml: job file contains a NUL byte'
   ok $? "$cmd: a job file with a NUL byte is refused, as validate does (got $rc)"
 done
+
+# ---- truncated inputs ----------------------------------------------------
+# A copy cut short (an interrupted transfer): PnetCDF reads past the end as
+# zeros, so these once ran (or validated) on garbage with exit 0. Cut inside
+# the header, inside a variable and by the last byte; the message names the
+# file as truncated with both sizes and says what to do.
+fsize=$(stat -c%s "$D/features.nc")
+head -c 100 "$D/features.nc" >"$D/features-cut-header.nc"
+head -c $((fsize / 2)) "$D/features.nc" >"$D/features-cut-half.nc"
+head -c $((fsize - 1)) "$D/features.nc" >"$D/features-cut-last.nc"
+for cut in header half last; do
+  bad "truncated-features-$cut" "s#features: features\.nc#features: features-cut-$cut.nc#" \
+    "features-cut-$cut\.nc: is truncated: [0-9]* bytes, but its header implies" \
+    'copy it again or regenerate it'
+done
+for cmd in validate plan; do
+  x 1 "$cmd" "$D/truncated-features-half.yaml"
+  [ "$rc" = 2 ] && has "error: .*features-cut-half\.nc: is truncated: $((fsize / 2)) bytes, but its header implies $fsize "
+  ok $? "$cmd of a job with truncated features: exit 2, the file named as truncated (got $rc)"
+done
+# responses cut in half: once "roi_name entry 0 is empty" (zeros read past the end)
+rsize=$(stat -c%s "$D/sub-02.nc")
+head -c $((rsize / 2)) "$D/sub-02.nc" >"$D/sub-02-half.nc"
+bad truncated-responses 's#responses: sub-02\.nc#responses: sub-02-half.nc#' \
+  "sub-02-half\.nc: is truncated: $((rsize / 2)) bytes, but its header implies $rsize "
 
 # ---- a unit that fails alone ----------------------------------------------
 cp "$D/features.nc" "$D/features-nan.nc"

@@ -2,8 +2,11 @@
 # voxfit run, end to end: the generated demo study on 1 and 2 ranks (exit 0,
 # the summary table once, "results: PATH", the documented variables and
 # attributes of the results file); rerunning the same job onto its output;
-# another job onto that output refused (exit 2, file untouched) unless
-# --force; --help / --version / unknown commands.
+# a truncated copy of it refused on resume, by group and (as a shard) by
+# collect, the file untouched, until --force starts afresh; shard files
+# created at their full size and resumable; another job onto that output
+# refused (exit 2, file untouched) unless --force; --help / --version /
+# unknown commands.
 # Prints one PASS/FAIL line per check; exits 1 if any failed.
 # usage: sh tests/cli/test_run.sh BUILD_DIR
 BUILD=${1:?usage: test_run.sh BUILD_DIR}
@@ -98,6 +101,66 @@ x 2 run "$D/job.yaml" --quiet
 check "rerun of the same job onto its output: exit 0" [ "$rc" = 0 ]
 [ -n "$hash1" ] && [ "$(attr "$out" job_hash)" = "$hash1" ]; ok $? "rerun: same job_hash ($hash1)"
 check "rerun: complete = 1" [ "$(attr "$out" complete)" = 1 ]
+
+# ---- a truncated results file is not resumed ---------------------------------
+# A copy cut short: its done flags would promise data past its end, so a
+# resume once skipped every unit and lost the rest. Refused (exit 2, one
+# line naming it as truncated and --force), the file left as it was; --force
+# starts afresh. Cut inside the header, in the middle, and by the last byte.
+sed "s#^output: .*#output: $T/cut.nc#" "$D/job.yaml" >"$D/cut.yaml"
+x 2 run "$D/cut.yaml" --quiet
+ok "$rc" "the job with output cut.nc: exit 0 (got $rc)"
+mv "$T/cut.nc" "$T/whole.nc"
+wsize=$(stat -c%s "$T/whole.nc")
+for cut in 1000 $((wsize / 2)) $((wsize - 1)); do
+  for np in 1 2; do
+    head -c "$cut" "$T/whole.nc" >"$T/cut.nc"
+    sum=$(cksum <"$T/cut.nc")
+    x "$np" run "$D/cut.yaml" --quiet
+    check "results cut at $cut of $wsize bytes (np=$np): resume refused, exit 2 (got $rc)" [ "$rc" = 2 ]
+    check "results cut at $cut (np=$np): one voxfit line (--quiet)" [ "$(count '^voxfit')" = 1 ]
+    check "results cut at $cut (np=$np): it says truncated, both sizes and --force" \
+      has "error: .*cut\.nc: is truncated: $cut bytes, but its header implies .*--force"
+    check "results cut at $cut (np=$np): the file is left untouched" [ "$(cksum <"$T/cut.nc")" = "$sum" ]
+  done
+done
+x 2 run "$D/cut.yaml" --force --quiet
+check "truncated results with --force: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "--force: the whole size again" [ "$(stat -c%s "$T/cut.nc")" = "$wsize" ]
+same "$T/whole.nc" "$T/cut.nc"
+ok $? "--force: the results equal the uninterrupted run's$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+# group reads results files: a truncated one is refused too
+head -c $((wsize / 2)) "$T/whole.nc" >"$T/half.nc"
+x 1 group "$T/half.nc" --out "$T/half-group.nc"
+[ "$rc" = 2 ] && has "error: .*half\.nc: is truncated" && [ ! -e "$T/half-group.nc" ]
+ok $? "group of a truncated results file: exit 2 naming it, no group file (got $rc)"
+
+# ---- shards and collect: whole files pass, a cut shard is refused -------------
+# PnetCDF fills nothing: a file ends where its last write did until voxfit
+# gives it its full size when creating it. Shard files have it and resume;
+# collect reopens the merged file before anything wrote its last variable
+# (so would refuse it without that); a killed run's file is resumed in
+# test_batch.sh.
+sed "s#^output: .*#output: $T/sh.nc#" "$D/job.yaml" >"$D/sh.yaml"
+for i in 1 2; do
+  x 1 run "$D/sh.yaml" --shard "$i/2" --quiet
+  ok "$rc" "shard $i/2: exit 0 (got $rc)"
+  check "shard $i/2: its file has the whole file's size" \
+    [ "$(stat -c%s "$T/sh.shard-$i-of-2.nc")" = "$wsize" ]
+done
+x 1 run "$D/sh.yaml" --shard 1/2
+[ "$rc" = 0 ] && has '^units: 0 run (0 done, 0 failed), [0-9]* done before'
+ok $? "shard 1/2 rerun: resumed, every unit done before (got $rc)"
+cp "$T/sh.shard-1-of-2.nc" "$T/sh1.nc"
+head -c $((wsize / 2)) "$T/sh1.nc" >"$T/sh.shard-1-of-2.nc"
+x 2 collect "$D/sh.yaml" --shards 2
+[ "$rc" = 2 ] && [ "$(count '^voxfit')" = 1 ] && has "error: .*sh\.shard-1-of-2\.nc: is truncated"
+ok $? "collect with a truncated shard: exit 2, one line naming it as truncated (got $rc)"
+cp "$T/sh1.nc" "$T/sh.shard-1-of-2.nc"
+x 2 collect "$D/sh.yaml" --shards 2 --force
+check "collect of the whole shards: exit 0 (got $rc)" [ "$rc" = 0 ]
+same "$T/whole.nc" "$T/sh.nc"
+ok $? "collected shards equal the unsharded run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
 
 sed 's/folds: 5/folds: 4/' "$D/job.yaml" >"$D/job4.yaml"
 sum1=$(cksum <"$out")

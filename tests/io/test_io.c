@@ -488,6 +488,156 @@ static void test_stimulus_mismatch(void) {
   io_responses_destroy(&r);
 }
 
+/* ---- truncated files ------------------------------------------------------ */
+
+/* The first n bytes of src into dst (rank 0 writes, all wait). */
+static void write_prefix(const char *src, const char *dst, long n) {
+  if (rank_ == 0) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    for (long i = 0; in && out && i < n; i++) {
+      int c = fgetc(in);
+      if (c == EOF) break;
+      fputc(c, out);
+    }
+    if (in) fclose(in);
+    if (out) fclose(out);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+static long file_size(const char *path) {
+  long n = -1;
+  FILE *f = fopen(path, "rb");
+  if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+  if (f) fclose(f);
+  return n;
+}
+
+/* A features file with attributes of several types and lengths (so cuts
+ * fall inside names, values and their padding), a fixed variable and,
+ * with records, two record variables along an unlimited stimulus axis
+ * (a short one of 6 bytes a record: padded to 8 between records). */
+static void write_attr_features(const char *path, int fmt, int records) {
+  const long N = 5, P = 3;
+  int ncid, ds, df, dx, vf, vs, vc;
+  nc_ok(ncmpi_create(MPI_COMM_WORLD, path, fmt_flags(fmt), MPI_INFO_NULL, &ncid),
+        "create");
+  nc_ok(ncmpi_put_att_text(ncid, NC_GLOBAL, "title", 5, "cut 1"), "title");
+  double d[3] = {1.5, 2.5, -3};
+  short sh[3] = {1, 2, 3};
+  nc_ok(ncmpi_put_att_double(ncid, NC_GLOBAL, "scale", NC_DOUBLE, 3, d), "scale");
+  nc_ok(ncmpi_put_att_short(ncid, NC_GLOBAL, "odd", NC_SHORT, 3, sh), "odd");
+  nc_ok(ncmpi_def_dim(ncid, "stimulus", records ? NC_UNLIMITED : N, &ds), "stimulus");
+  nc_ok(ncmpi_def_dim(ncid, "feat", P, &df), "feat");
+  nc_ok(ncmpi_def_dim(ncid, "x", 7, &dx), "x");
+  nc_ok(ncmpi_def_var(ncid, "coef", NC_CHAR, 1, &dx, &vc), "coef");
+  int d2[2] = {ds, df};
+  nc_ok(ncmpi_def_var(ncid, "features", NC_FLOAT, 2, d2, &vf), "features");
+  nc_ok(ncmpi_put_att_text(ncid, vf, "units", 3, "a.u"), "units");
+  nc_ok(ncmpi_def_var(ncid, "counts", NC_SHORT, 2, d2, &vs), "counts");
+  nc_ok(ncmpi_enddef(ncid), "enddef");
+  float F[15];
+  short S[15];
+  for (long i = 0; i < N * P; i++) F[i] = (float)fval(i / P, i % P), S[i] = (short)i;
+  MPI_Offset st[2] = {0, 0}, ct[2] = {rank_ == 0 ? N : 0, P};
+  nc_ok(ncmpi_put_vara_float_all(ncid, vf, st, ct, F), "put features");
+  nc_ok(ncmpi_put_vara_short_all(ncid, vs, st, ct, S), "put counts");
+  nc_ok(ncmpi_begin_indep_data(ncid), "begin_indep");
+  if (rank_ == 0) nc_ok(ncmpi_put_var_text(ncid, vc, "abcdefg"), "put coef");
+  nc_ok(ncmpi_end_indep_data(ncid), "end_indep");
+  nc_ok(ncmpi_close(ncid), "close");
+}
+
+/* Every cut of a whole file from byte 4 on (shorter ones do not start
+ * with "CDF") is refused, naming the file, "truncated" and both sizes. */
+static void check_every_cut(const char *whole, const char *label) {
+  const char *cut = tpath("cut.nc");
+  long size = file_size(whole), hs = 0;
+  MPI_Bcast(&size, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+  int ncid;
+  MPI_Offset h = 0;
+  nc_ok(ncmpi_open(MPI_COMM_WORLD, whole, NC_NOWRITE, MPI_INFO_NULL, &ncid), "open");
+  nc_ok(ncmpi_inq_header_size(ncid, &h), "header size");
+  nc_ok(ncmpi_close(ncid), "close");
+  hs = (long)h;
+  TU_CHECK(size > hs && hs > 8, "%s: %ld bytes, header %ld", label, size, hs);
+  io_features_info info;
+  TU_OK(io_features_info_read(MPI_COMM_WORLD, whole, "features", &info));
+  long bad = 0, wrong = 0;
+  for (long n = 4; n < size; n++) {
+    write_prefix(whole, cut, n);
+    char want[160];
+    /* inside the header: the walk saw where it ends; after it PnetCDF's
+     * header gives the whole size (the last variable ends the file) */
+    if (n < hs) snprintf(want, sizeof want, "cut.nc: is truncated: %ld bytes, but "
+                         "its header implies at least ", n);
+    else snprintf(want, sizeof want, "cut.nc: is truncated: %ld bytes, but its "
+                  "header implies %ld (variable '", n, size);
+    vf_error_clear();
+    vf_status st = io_features_info_read(MPI_COMM_WORLD, cut, "features", &info);
+    const char *m = vf_error_message();
+    if (st != VF_E_INPUT || !strstr(m, want) || !strstr(m, "copy it again")) {
+      if (bad++ < 3)
+        fprintf(stderr, "%s: cut at %ld of %ld (header %ld): %s: '%s'\n", label, n,
+                size, hs, vf_status_name(st), m);
+    }
+    /* a read through the other entry point is refused alike */
+    long rows[1] = {0};
+    double X[3];
+    wrong += io_features_read_rows(MPI_COMM_WORLD, cut, "features", rows, 1, X) !=
+             VF_E_INPUT;
+  }
+  TU_CHECK(bad == 0, "%s: %ld of %ld cuts not refused as truncated", label, bad,
+           size - 4);
+  TU_CHECK(wrong == 0, "%s: io_features_read_rows read %ld cut files", label, wrong);
+}
+
+static void test_truncated(void) {
+  static const int fmts[3] = {1, 2, 5};
+  for (int f = 0; f < 3; f++)
+    for (int rec = 0; rec < 2; rec++) {
+      char name[64], label[64];
+      snprintf(name, sizeof name, "whole_cdf%d%s.nc", fmts[f], rec ? "_rec" : "");
+      snprintf(label, sizeof label, "CDF-%d%s", fmts[f], rec ? " with records" : "");
+      const char *p = tpath(name);
+      write_attr_features(p, fmts[f], rec);
+      /* the whole file reads back: the check passes good files */
+      long rows[2] = {4, 0};
+      double X[6];
+      TU_OK(io_features_read_rows(MPI_COMM_WORLD, p, "features", rows, 2, X));
+      TU_CHECK(X[0] == fval(4, 0) && X[5] == fval(0, 2), "%s: values", label);
+      check_every_cut(p, label);
+    }
+
+  /* A responses file cut in half: truncated, not "roi_name entry 0 is
+   * empty" from the zeros PnetCDF reads past its end. */
+  const char *whole = tpath("resp_whole.nc"), *half = tpath("resp_half.nc");
+  resp_spec s = good_spec(2, NC_FLOAT);
+  write_responses(whole, &s);
+  long size = file_size(whole);
+  MPI_Bcast(&size, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+  write_prefix(whole, half, size / 2);
+  io_responses *r = NULL;
+  TU_FAILS_WITH(io_responses_open(MPI_COMM_WORLD, half, &r), VF_E_INPUT,
+                "resp_half.nc: is truncated");
+  TU_CHECK(r == NULL, "no struct for a truncated file");
+  write_prefix(whole, half, size - 1);
+  TU_FAILS_WITH(io_responses_open(MPI_COMM_WORLD, half, &r), VF_E_INPUT,
+                "is truncated: ");
+  TU_OK(io_responses_open(MPI_COMM_WORLD, whole, &r));
+  io_responses_destroy(&r);
+
+  /* A results file to resume goes through the same check: refused, the
+   * message says --force; with --force it is not looked at. */
+  int resumable = -1;
+  TU_FAILS_WITH(io_results_check_existing(half, "0123", 0, &resumable), VF_E_INPUT,
+                "resp_half.nc: is truncated");
+  TU_FAILS_WITH(io_results_check_existing(half, "0123", 0, &resumable), VF_E_INPUT,
+                "rerun with --force");
+  TU_CHECK(resumable == 0, "a truncated file is not resumable");
+  TU_OK(io_results_check_existing(half, "0123", 1, &resumable));
+}
+
 static void cleanup(void) {
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank_ != 0) return;
@@ -510,6 +660,7 @@ int main(int argc, char **argv) {
   test_features_broken();
   test_responses_broken();
   test_stimulus_mismatch();
+  test_truncated();
 
   int open = -1;
   ncmpi_inq_files_opened(&open, NULL);
