@@ -183,6 +183,7 @@ static void report(const sched_plan *p, const sched_run_stats *s, const char *ou
     sched_layout_describe(p, size, line, sizeof line);
     printf("teams: %s\n", line);
   }
+  fflush(stdout); /* the summary's lines whole before any on stderr */
   vf_log(VF_LOG_DEBUG, "rank 0: %.2f s opening the results, %.2f s in flushes, %.2f s "
          "in ROI summaries and closing", s->setup_seconds, s->flush_seconds, s->finish_seconds);
   if (s->n_failed)
