@@ -61,6 +61,11 @@ vf_status ridge_delay(const double *X, long n, long p, const int *run,
                       const int *delays, int nd, double *Xd);
 
 /* ---- scores --------------------------------------------------------- */
+/* Whether n values of mean my and centred sum of squares syy are
+ * constant to rounding (syy <= n (64 eps my)^2): r and R^2 against them
+ * are undefined, and every score of voxfit's is then 0. */
+int ridge_flat(double syy, double my, long n);
+
 /* Pearson r of a and b, and R^2 of pred against y (with y's own mean);
  * 0 when a, b or y is constant to rounding (r and R^2 are undefined),
  * as in the fits' own scores. */

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "voxfit/cli.h"
 #include "voxfit/io.h"
+#include "voxfit/ridge.h"
 #include "voxfit/stats.h"
 
 static const char *help =
@@ -145,14 +146,20 @@ static void profile(group_ctx *c, int w, int v, int q) {
   int n = 0;
   for (int s = 0; s < g->n_subjects; s++) {
     double x = score(c, w, s, v, q);
-    if (!isnan(x)) sum += x, ss += x * x, n++;
+    if (!isnan(x)) sum += x, n++;
   }
   double m = n ? sum / n : NAN;
+  for (int s = 0; s < g->n_subjects; s++) { /* two passes: sum x^2 - n m^2 cancels */
+    double x = score(c, w, s, v, q);
+    if (!isnan(x)) ss += (x - m) * (x - m);
+  }
   g->profile_mean[k] = m;
-  g->profile_sem[k] = n > 1 ? sqrt(fmax(0, (ss - n * m * m) / (n - 1)) / n) : NAN;
+  g->profile_sem[k] = n > 1 ? sqrt(ss / (n - 1) / n) : NAN;
 }
 
-/* Pearson r of predictions x and responses y at the test stimuli idx. */
+/* Pearson r of predictions x and responses y at the test stimuli idx; 0
+ * when either is constant there (ridge_flat), as test r is: such a voxel
+ * counts in the ROI mean with 0, in the bootstrap as in roi_mean_r. */
 static double r_at(const float *x, const float *y, const int *idx, int n) {
   double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
   for (int t = 0; t < n; t++) mx += x[idx[t]], my += y[idx[t]];
@@ -161,7 +168,9 @@ static double r_at(const float *x, const float *y, const int *idx, int n) {
     double a = x[idx[t]] - mx, b = y[idx[t]] - my;
     sxy += a * b, sxx += a * a, syy += b * b;
   }
-  return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+  if (isnan(sxy) || isnan(sxx) || isnan(syy)) return NAN; /* a masked voxel */
+  if (ridge_flat(sxx, mx, n) || ridge_flat(syy, my, n)) return 0.0;
+  return sxy / sqrt(sxx * syy);
 }
 
 static int cmp_dbl(const void *a, const void *b) {
@@ -178,12 +187,12 @@ static double percentile(const double *x, int n, double q) {
 
 /* One subject's ROI voxels [a, b): the bootstrap CI of the difference of
  * the ROI's mean r (a - b variants) over resampled test stimuli. */
-static void boot_one(const io_group *g, const io_results_table *t, const float *pa,
-                     const float *pb, const float *y, long a, long b, double *diff,
-                     double *lo, double *hi) {
-  int nt = g->boot_tests, nb = 0;
+static void boot_one(const io_group *g, const io_results_table *t, const int *index, int nt,
+                     const float *pa, const float *pb, const float *y, long a, long b,
+                     double *diff, double *lo, double *hi) {
+  int nb = 0;
   for (int k = 0; k < g->n_boot; k++) {
-    const int *idx = g->boot_index + (size_t)k * nt;
+    const int *idx = index + (size_t)k * nt;
     double sum = 0;
     long n = 0;
     for (long v = a; v < b; v++) {
@@ -200,16 +209,33 @@ static void boot_one(const io_group *g, const io_results_table *t, const float *
   *hi = percentile(diff, nb, 1 - (1 - g->level) / 2);
 }
 
-/* Every (sweep, pair, ROI) of the file's subjects (from global subject s0). */
+/* The resamples of n test stimuli (n_boot x n): draw k takes the first
+ * n uniforms u of stream k of the seed, index floor(u n). Every subject
+ * with n test stimuli gets the same ones, for every ROI and variant. */
+static void boot_draws(const io_group *g, int n, int *index) {
+  for (int k = 0; k < g->n_boot; k++) {
+    vf_rng r;
+    vf_rng_seed(&r, g->boot_seed, (uint64_t)k);
+    for (int t = 0; t < n; t++) index[(size_t)k * n + t] = (int)(vf_rng_uniform(&r) * n);
+  }
+}
+
+/* Every (sweep, pair, ROI) of the file's subjects (from global subject s0);
+ * a subject with fewer test stimuli than boot_index's resamples its own
+ * (work: n_boot x boot_tests ints). */
 static void boot_file(group_ctx *c, const io_results_table *t, int s0, int w, int i,
-                      const float *pa, const float *pb, const float *y, double *diff) {
+                      const float *pa, const float *pb, const float *y, double *diff,
+                      int *work) {
   io_group *g = &c->g;
+  int drawn = -1;
   for (long a = 0, b; a < t->n_vox; a = b) {
-    int s = t->voxel_subject[a], q = t->voxel_roi[a];
+    int s = t->voxel_subject[a], q = t->voxel_roi[a], nt = t->subject_n_test[s];
     for (b = a; b < t->n_vox && t->voxel_subject[b] == s && t->voxel_roi[b] == q;) b++;
     size_t k = (((size_t)w * g->n_pairs + i) * g->n_rois + q) * g->n_subjects + s0 + s;
-    if (isnan(g->diff[k]) || t->subject_n_test[s] != g->boot_tests) continue;
-    boot_one(g, t, pa, pb, y, a, b, diff, &g->boot_lo[k], &g->boot_hi[k]);
+    if (isnan(g->diff[k]) || nt < 2) continue;
+    if (nt != g->boot_tests && nt != drawn) boot_draws(g, nt, work), drawn = nt;
+    boot_one(g, t, nt == g->boot_tests ? g->boot_index : work, nt, pa, pb, y, a, b, diff,
+             &g->boot_lo[k], &g->boot_hi[k]);
   }
 }
 
@@ -220,12 +246,7 @@ static vf_status boot_alloc(group_ctx *c) {
   VF_CALL(vf_calloc(n, sizeof(double), "bootstrap", &g->boot_hi));
   for (size_t k = 0; k < n; k++) g->boot_lo[k] = g->boot_hi[k] = NAN;
   VF_CALL(vf_calloc((size_t)g->n_boot * g->boot_tests, sizeof(int), "bootstrap", &g->boot_index));
-  for (int k = 0; k < g->n_boot; k++) { /* the same resamples for every subject and pair */
-    vf_rng r;
-    vf_rng_seed(&r, g->boot_seed, (uint64_t)k);
-    for (int t = 0; t < g->boot_tests; t++)
-      g->boot_index[(size_t)k * g->boot_tests + t] = (int)(vf_rng_uniform(&r) * g->boot_tests);
-  }
+  boot_draws(g, g->boot_tests, g->boot_index);
   return VF_OK;
 }
 
@@ -247,11 +268,16 @@ static vf_status bootstrap(group_ctx *c) {
     g->n_boot = 0;
     return VF_OK;
   }
-  g->boot_tests = c->t[0]->subject_n_test[0];
+  g->boot_tests = 1; /* boot_index: the resamples of the most test stimuli */
+  for (int f = 0; f < c->n; f++)
+    for (int s = 0; s < c->t[f]->n_subjects; s++)
+      if (c->t[f]->subject_n_test[s] > g->boot_tests) g->boot_tests = c->t[f]->subject_n_test[s];
   VF_CALL(boot_alloc(c));
   vf_status st = VF_OK;
   double *diff = NULL;
+  int *work = NULL;
   VF_CALL(vf_calloc((size_t)g->n_boot, sizeof(double), "bootstrap", &diff));
+  st = vf_calloc((size_t)g->n_boot * g->boot_tests, sizeof(int), "bootstrap", &work);
   for (int f = 0, s0 = 0; f < c->n && st == VF_OK; s0 += c->t[f++]->n_subjects) {
     const io_results_table *t = c->t[f];
     size_t n = (size_t)t->n_vox * t->max_test + 1;
@@ -263,11 +289,11 @@ static vf_status bootstrap(group_ctx *c) {
       for (int i = 0; i < g->n_pairs && st == VF_OK; i++) {
         st = io_results_read_predictions(c->paths[f], w, g->pairs[2 * i], t, pa, y);
         if (!st) st = io_results_read_predictions(c->paths[f], w, g->pairs[2 * i + 1], t, pb, NULL);
-        if (!st) boot_file(c, t, s0, w, i, pa, pb, y, diff);
+        if (!st) boot_file(c, t, s0, w, i, pa, pb, y, diff, work);
       }
     vf_free(&pa), vf_free(&pb), vf_free(&y);
   }
-  vf_free(&diff);
+  vf_free(&diff), vf_free(&work);
   return st;
 }
 
@@ -340,14 +366,23 @@ static int parse(int argc, char **argv, group_ctx *c, const char **out) {
   return 0;
 }
 
+/* A file with ROI results not done (a run stopped early, or one shard of a
+ * job, which is complete as a run) is grouped, with a warning. */
+static void warn_not_done(const char *path, const io_results_table *t) {
+  size_t n = (size_t)t->n_sweep * t->n_subjects * t->n_variants * t->n_rois, open = 0;
+  for (size_t i = 0; i < n; i++) open += t->status[i] == 0;
+  if (!t->complete || open)
+    vf_log(VF_LOG_WARN, "%s: %zu of %zu ROI results not done (%s); they are left out", path,
+           open, n, t->complete ? "one shard of a job? collect the shards first"
+                                : "the run is not complete: rerun it to finish");
+}
+
 static vf_status run_group(group_ctx *c, const char *out) {
   VF_CALL(io_group_check_out(out, c->paths, c->n, c->force));
   VF_CALL(vf_calloc((size_t)c->n, sizeof *c->t, "tables", &c->t));
   for (int f = 0; f < c->n; f++) {
     VF_CALL(io_results_read_table(c->paths[f], &c->t[f]));
-    if (!c->t[f]->complete)
-      vf_log(VF_LOG_WARN, "%s: not complete; ROIs with units not done are left out",
-             c->paths[f]);
+    warn_not_done(c->paths[f], c->t[f]);
     snprintf(c->sources + strlen(c->sources), sizeof c->sources - strlen(c->sources),
              "%s\n", c->paths[f]);
   }

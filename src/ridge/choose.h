@@ -43,11 +43,6 @@ void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg
                         const double *c, const double *mu, double my, double syy, long n,
                         ridge_score kind, double weight, double *GA, double *cv);
 
-/* Whether responses of n rows, mean my and centred sum of squares syy
- * are constant to rounding: r and R^2 against them are undefined, and
- * scored 0. */
-int ridge_flat(double syy, double my, long n);
-
 /* A prediction's score against held-out responses (n rows, mean my,
  * centred sum of squares syy) from its centred products: cov with the
  * responses, var with itself, and its mean mp; 0 against flat responses

@@ -62,8 +62,10 @@ void stats_ttest_paired(const double *d, int n, double level, stats_ttest *o) {
   for (int i = 0; i < n; i++)
     if (!isnan(d[i])) m += d[i], k++;
   *o = (stats_ttest){k, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
-  if (k < 2) return;
+  if (k == 0) return;
   m /= k;
+  o->mean = m; /* one subject has a mean, not an sd, CI, t or p */
+  if (k < 2) return;
   for (int i = 0; i < n; i++)
     if (!isnan(d[i])) s += (d[i] - m) * (d[i] - m);
   double sd = sqrt(s / (k - 1)), se = sd / sqrt(k), df = k - 1;

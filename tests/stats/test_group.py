@@ -8,7 +8,10 @@ ROIs the generator planted a multimodal advantage in (truth.yaml: effect
 not none) come out positive with q(t) < 0.05 for the layer-2 pair. The
 stats.group: true ends a run with the same group stage; with
 stats.save_predictions each subject's bootstrap CI over test stimuli
-equals numpy's on the same resamples. The
+equals numpy's on the same resamples; subjects with different test
+counts each get theirs (the documented draws), a voxel constant over the
+test stimuli counting with r = 0; equal scores have SEM 0, one subject's
+mean difference is its own, and a shard is grouped with a warning. The
 per-voxel statistics of the results file against numpy: explainable
 variance from the subjects' test repetitions, ceiling-normalised r, FDR
 q-values per subject, and the ROI summaries over significant, top-k and
@@ -205,6 +208,155 @@ def bootstrap_numpy(res, grp):
           (lo[0, 1, 4:, :] > 0).mean() > 0.8, "%.2f" % (lo[0, 1, 4:, :] > 0).mean())
 
 
+# ---- the bootstrap's draws, documented in docs/statistics.md -------------
+M64 = (1 << 64) - 1
+
+
+def boot_draws(seed, k, n):
+    """Draw k of n test stimuli: the first n uniforms of stream k of the
+    seed (splitmix64 state, xoshiro256**, (u64 >> 11) 2^-53), floor(u n)."""
+    x, s = (seed ^ ((k * 0xD1B54A32D192ED03) & M64)) & M64, []
+    for _ in range(4):
+        x = (x + 0x9E3779B97F4A7C15) & M64
+        z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        s.append(z ^ (z >> 31))
+    rotl = lambda v, r: ((v << r) | (v >> (64 - r))) & M64
+    out = []
+    for _ in range(n):
+        u = (rotl((s[1] * 5) & M64, 7) * 9) & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t
+        s[3] = rotl(s[3], 45)
+        out.append(int((u >> 11) * 2.0 ** -53 * n))
+    return np.array(out)
+
+
+def r_rows(x, y):
+    """Pearson r per row, 0 where x or y is constant (as voxfit scores)."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    y = y - y.mean(axis=-1, keepdims=True)
+    sxx, syy = (x * x).sum(-1), (y * y).sum(-1)
+    flat = (sxx <= 1e-28) | (syy <= 1e-28)
+    return np.where(flat, 0.0, (x * y).sum(-1) / np.sqrt(np.where(flat, 1, sxx * syy)))
+
+
+def shorter_test(src, dst, drop):
+    """A copy of responses file src whose last `drop` test stimuli become
+    training ones (test_repetitions cut to match), and whose first voxel
+    is constant over the test repetitions."""
+    a = netCDF4.Dataset(src)
+    b = netCDF4.Dataset(dst, "w", format="NETCDF3_64BIT_OFFSET")
+    split = a["split"][:]
+    test = np.where(split == 1)[0]
+    split[test[len(test) - drop:]] = 0
+    for name, dim in a.dimensions.items():
+        b.createDimension(name, len(dim) - (drop if name == "test_stimulus" else 0))
+    for name, v in a.variables.items():
+        w = b.createVariable(name, v.dtype, v.dimensions)
+        x = v[:]
+        if name == "split":
+            x = split
+        if name == "test_repetitions":
+            x = x[:, :len(test) - drop, :]
+            x[:, :, 0] = 0.25
+        w[:] = x
+    for k in a.ncattrs():
+        b.setncattr(k, a.getncattr(k))
+    a.close(), b.close()
+
+
+def edge_cases(build, d):
+    """Subjects with different test counts all get bootstrap CIs (each
+    resampling its own), a voxel constant over the test stimuli counts
+    with r = 0, the layer profile's SEM of equal scores is 0, one subject's
+    mean difference is its difference, and a shard is grouped with a
+    warning."""
+    shorter_test(d + "/sub-02.nc", d + "/short-02.nc", 5)
+    text = open(d + "/job.yaml").read().replace("results.nc", "short.nc")
+    text = text.replace("sub-02.nc", "short-02.nc")
+    with open(d + "/short.yaml", "w") as f:
+        f.write(text + "stats: {save_predictions: true}\n")
+    rc, out = voxfit(build, 2, "run", d + "/short.yaml", "--quiet")
+    check("a study whose sub-02 has 35 test stimuli, the others 40: run exits 0", rc == 0,
+          out[-300:])
+    rc, out = voxfit(build, 1, "group", d + "/short.nc", "--bootstrap", "200", "--seed", "7")
+    check("... group exits 0", rc == 0, out[-300:])
+    res, grp = netCDF4.Dataset(d + "/short.nc"), netCDF4.Dataset(d + "/short.group.nc")
+    for ds in (res, grp):
+        ds.set_auto_mask(False)
+    idx40 = np.array([boot_draws(7, k, 40) for k in range(200)])
+    check("boot_index holds the documented draws of 40 stimuli",
+          np.array_equal(grp["boot_index"][:], idx40))
+    pred, y = res["test_pred"][:].astype(float), res["test_y"][:].astype(float)
+    ntest = res["subject_n_test"][:]
+    vs, vr = res["voxel_subject"][:], res["voxel_roi"][:]
+    lo, hi = grp["boot_ci_low"][:], grp["boot_ci_high"][:]
+    level = float(grp.getncattr("ci_level"))
+    bad, n, nan = [], 0, 0
+    for i, (a, b) in enumerate(res["pair_variants"][:]):
+        for q in range(lo.shape[2]):
+            for s in range(lo.shape[3]):
+                m = np.where((vs == s) & (vr == q) & ~np.isnan(y[:, 0]))[0]
+                if len(m) == 0:
+                    continue
+                nt = int(ntest[s])
+                idx = np.array([boot_draws(7, k, nt) for k in range(200)])
+                yy = y[m][:, :nt][:, idx]
+                dd = (r_rows(pred[0, a][m][:, :nt][:, idx], yy) -
+                      r_rows(pred[0, b][m][:, :nt][:, idx], yy)).mean(axis=0)
+                want = np.percentile(dd, [50 * (1 - level), 100 - 50 * (1 - level)])
+                n += 1
+                nan += int(np.isnan(lo[0, i, q, s]))
+                if not close([lo[0, i, q, s], hi[0, i, q, s]], want, 1e-9):
+                    bad.append((i, q, s))
+    check("every subject's bootstrap CI (35 or 40 test stimuli, a voxel constant over "
+          "the test ones counted with r = 0) equals numpy's on the documented draws (%d, "
+          "%d NaN)" % (n, nan), n > 0 and nan == 0 and not bad, "differ at %s" % bad[:3])
+    res.close(), grp.close()
+
+    # equal scores: SEM 0; one subject: the mean difference is its own
+    one = d + "/one.nc"
+    rc, out = voxfit(build, 1, "gen", "--preset", "demo", "--subjects", "1", "--seed", "5",
+                     "--out", d + "/one")
+    rc2, out2 = voxfit(build, 2, "run", d + "/one/job.yaml", "--quiet")
+    check("a one-subject study runs", rc == 0 and rc2 == 0, (out + out2)[-300:])
+    rc, out = voxfit(build, 1, "group", d + "/one/results.nc", "--out", one, "--bootstrap", "0")
+    g = netCDF4.Dataset(one)
+    g.set_auto_mask(False)
+    md, sd = g["mean_diff"][:], g["subject_diff"][:][..., 0]
+    check("one subject: exit 0, mean_diff is the subject's difference, t and CI NaN",
+          rc == 0 and close(md, sd, 0) and np.isnan(g["t"][:]).all() and
+          np.isnan(g["ci_low"][:]).all(), out[-300:])
+    g.close()
+    flat = d + "/flat.nc"
+    import shutil
+    shutil.copy(d + "/results.nc", flat)
+    r = netCDF4.Dataset(flat, "a")
+    x = r["roi_mean_r"][:]
+    x[0, :, 0, 0] = 0.123456789                      # sweep, subject, variant, roi
+    r["roi_mean_r"][:] = x
+    r.close()
+    rc, out = voxfit(build, 1, "group", flat, "--out", d + "/flat.group.nc", "--bootstrap", "0")
+    g = netCDF4.Dataset(d + "/flat.group.nc")
+    g.set_auto_mask(False)
+    sem = g["profile_sem_r"][0, 0, 0]
+    check("equal scores in every subject: profile SEM %.3g (want 0 to 1e-15)" % sem,
+          rc == 0 and abs(sem) <= 1e-15, out[-300:])
+    g.close()
+
+    # a shard: complete as a run, but with units not done
+    text = open(d + "/job.yaml").read()
+    with open(d + "/sh.yaml", "w") as f:
+        f.write(text.replace("results.nc", "sh.nc"))
+    rc, out = voxfit(build, 2, "run", d + "/sh.yaml", "--shard", "1/2", "--quiet")
+    rc2, out2 = voxfit(build, 1, "group", d + "/sh.shard-1-of-2.nc", "--out", d + "/shg.nc",
+                       "--bootstrap", "0")
+    check("a shard is grouped with a warning that ROI results are not done",
+          rc == 0 and rc2 == 0 and "ROI results not done" in out2 and "shard" in out2,
+          (out + out2)[-400:])
+
+
 def bad_input(build, d, res_path):
     rc, out = voxfit(build, 1, "group", res_path, res_path, "--out", d + "/g2.nc")
     check("a subject given twice: exit 2 naming it", rc == 2 and "sub-01" in out, out[-300:])
@@ -254,6 +406,7 @@ def main():
         voxel_stats(res, d)
         final_step(build, d, grp)
         bad_input(build, d, d + "/results.nc")
+        edge_cases(build, d)
     sys.exit(check.finish())
 
 
