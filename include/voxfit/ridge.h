@@ -62,8 +62,9 @@ vf_status ridge_delay(const double *X, long n, long p, const int *run,
 
 /* ---- scores --------------------------------------------------------- */
 /* Whether n values of mean my and centred sum of squares syy are
- * constant to rounding (syy <= n (64 eps my)^2): r and R^2 against them
- * are undefined, and every score of voxfit's is then 0. */
+ * constant to rounding (syy <= n ((64 + n) eps my)^2, the rounding of a
+ * summed mean): r and R^2 against them are undefined, and every score of
+ * voxfit's is then 0. */
 int ridge_flat(double syy, double my, long n);
 
 /* Pearson r of a and b, and R^2 of pred against y (with y's own mean);

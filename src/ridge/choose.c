@@ -56,12 +56,13 @@ static void normalise_rows(double *G, int m, long r, double *norm) {
   }
 }
 
-/* 64 eps |my| per row: the centring's rounding of a constant column
- * (64 covers sums of many thousands of rows); a constant column's syy
- * is otherwise a few ulps of my^2 and R^2 = 1 - res / syy of the order
- * of -1e30. */
+/* A constant column's computed mean is off by up to (n - 1) eps |my|
+ * (the recursive sum's bound; four-way and grid sums do better), and its
+ * syy is then n times that squared instead of 0, which made R^2 = 1 -
+ * res / syy of the order of -1e30. (64 + n) eps |my| per row covers it;
+ * real responses vary by far more (z-scored: by 1). */
 int ridge_flat(double syy, double my, long n) {
-  double tol = 64 * DBL_EPSILON * fabs(my);
+  double tol = (64.0 + (double)n) * DBL_EPSILON * fabs(my);
   return !(syy > (double)n * tol * tol);
 }
 

@@ -624,6 +624,35 @@ static void check_score_of(void) {
   TU_CHECK(!ridge_is_identity(A, 3, 3), "an off-diagonal entry is not the identity");
 }
 
+/* Long constant columns: their summed mean drifts by up to ~n eps, so a
+ * fixed tolerance stopped calling them flat at about 1000 rows (R^2
+ * -1e25 again); a column that truly varies, even by 1e-6 on 1e3, is not
+ * flat. Means and sums of squares as the engine's moments() forms them. */
+static void check_flat_long(void) {
+  static const double values[] = {0.1, 0.3, 1234.567, -7.77};
+  static const long sizes[] = {1000, 10000, 100000};
+  double *y = malloc(sizeof(double) * 100000), *p = malloc(sizeof(double) * 100000);
+  for (int a = 0; a < 4; a++)
+    for (int b = 0; b < 3; b++) {
+      long n = sizes[b];
+      double my = 0, syy = 0;
+      for (long i = 0; i < n; i++) y[i] = values[a], p[i] = sin(0.01 * i);
+      for (long i = 0; i < n; i++) my += y[i];
+      my /= n;
+      for (long i = 0; i < n; i++) syy += (y[i] - my) * (y[i] - my);
+      TU_CHECK(ridge_flat(syy, my, n) && ridge_r2(p, y, n) == 0 && ridge_pearson(p, y, n) == 0,
+               "%ld rows of %g: syy %.3g, mean off by %.3g, R2 %g", n, values[a], syy,
+               my - values[a], ridge_r2(p, y, n));
+      for (long i = 0; i < n; i++) y[i] = 1e3 + 1e-6 * sin(0.37 * i);
+      my = syy = 0;
+      for (long i = 0; i < n; i++) my += y[i];
+      my /= n;
+      for (long i = 0; i < n; i++) syy += (y[i] - my) * (y[i] - my);
+      TU_CHECK(!ridge_flat(syy, my, n), "%ld rows varying by 1e-6 on 1e3 called flat", n);
+    }
+  free(y), free(p);
+}
+
 /* A voxel whose held-out rows in one fold are constant (0.1, which the
  * mean rounds: the centred sum of squares is then a few ulps, not 0)
  * while its training rows vary: that fold scores it 0, in r and in R^2,
@@ -682,6 +711,7 @@ int main(int argc, char **argv) {
       check_fit(20, 10, 40, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient, p > n */
     }
   check_score_of();
+  check_flat_long();
   for (int m = 0; m < 2; m++) {
     check_flat_fold(methods[m], RIDGE_SCORE_R);
     check_flat_fold(methods[m], RIDGE_SCORE_R2);
