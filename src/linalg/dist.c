@@ -1,5 +1,6 @@
 /* Distributed matrices: thin wrappers over ScaLAPACK's descriptors, PBLAS
  * and the eigensolver, so callers pass 0-based offsets and longs. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,7 +93,7 @@ static vf_status la_take_complaint(const char *call, long n) {
  * process's: its query answers per process, but the PDSTEDC and PDORMTR
  * it calls need the same amount on every process (a process holding
  * few columns of a small matrix was given too little). */
-static la_int eig_lwork(const la_dmat *A, double query) {
+static long eig_lwork(const la_dmat *A, double query) {
   la_int n = (la_int)A->n, nb = A->nb, zero = 0, pr = A->g.nprow, pc = A->g.npcol;
   long np = numroc_(&n, &nb, &zero, &zero, &pr), nq = numroc_(&n, &nb, &zero, &zero, &pc);
   long evd = 1 + 6L * n + 2 * np * nq, tri = 3L * n + nb * (np + 1 > 3 ? np + 1 : 3);
@@ -103,34 +104,66 @@ static la_int eig_lwork(const la_dmat *A, double query) {
   need = need > sort ? need : sort;
   need = need > ormtr + (long)nb * nb ? need : ormtr + (long)nb * nb;
   long q = (long)(query * 1.5);
-  return (la_int)((need > q ? need : q) + 4L * n + 1000);
+  return (need > q ? need : q) + 4L * n + 1000;
+}
+
+/* Whether any process of A's grid has bad set: every process calls it,
+ * so that all of them leave the eigensolver together (one failing alone
+ * would leave the others waiting in a collective). */
+static int grid_any(const la_dmat *A, int bad) {
+  double f = bad;
+  Cdgsum2d(A->g.ctxt, "All", " ", 1, 1, &f, 1, -1, -1);
+  return f > 0;
+}
+
+/* This process's status st, or, when another process failed, an error
+ * saying so: the same outcome on every process. */
+static vf_status grid_status(const la_dmat *A, vf_status st, const char *what) {
+  if (!grid_any(A, st != VF_OK) || st != VF_OK) return st;
+  return vf_error(VF_E_NUMERIC, "%s failed on another process of the team", what);
+}
+
+/* The workspaces, or an error on every process if any lacks them (sizes
+ * beyond ScaLAPACK's 32-bit integers included). */
+static vf_status eig_alloc(const la_dmat *A, double q, la_int iq, double **work,
+                           la_int **iwork, la_int *lwork, la_int *liwork) {
+  long lw = eig_lwork(A, q), n = A->n;
+  vf_status st = VF_OK;
+  if (lw > INT_MAX)
+    st = vf_error(VF_E_INPUT, "pdsyevd: a Gram matrix of order %ld needs %ld doubles of "
+                  "workspace per process, beyond ScaLAPACK's 32-bit sizes; run the unit on "
+                  "a larger team (team_size in the site config)", n, lw);
+  if (!st) st = vf_calloc((size_t)lw, sizeof(double), "eigensolver workspace", work);
+  if (!st) st = vf_calloc((size_t)iq + 2 * n + 100, sizeof(la_int), "eigensolver workspace",
+                          iwork);
+  *lwork = (la_int)(lw > INT_MAX ? 0 : lw), *liwork = (la_int)(iq + 2 * n + 100);
+  st = grid_status(A, st, "allocating the eigensolver's workspace");
+  if (st) vf_free(work), vf_free(iwork);
+  return st;
 }
 
 vf_status la_dmat_eig(la_dmat *A, double *w, la_dmat *Z) {
   la_int n = (la_int)A->n, one = 1, info = 0, lwork = -1, liwork = 1, iq = 0;
-  double q = 0;
+  double q = 0, *work = NULL;
+  la_int *iwork = NULL;
   la_complaint[0] = 0;
   pdsyevd_("V", "L", &n, A->a, &one, &one, A->desc, w, Z->a, &one, &one, Z->desc,
            &q, &lwork, &iq, &liwork, &info);
-  if (info != 0) return vf_error(VF_E_INTERNAL, "pdsyevd workspace query: info %d", (int)info);
-  lwork = eig_lwork(A, q), liwork = iq + 2 * n + 100;
-  double *work = NULL;
-  la_int *iwork = NULL;
-  VF_CALL(vf_calloc((size_t)lwork, sizeof(double), "eigensolver workspace", &work));
-  vf_status st = vf_calloc((size_t)liwork, sizeof(la_int), "eigensolver workspace", &iwork);
-  if (st == VF_OK)
-    pdsyevd_("V", "L", &n, A->a, &one, &one, A->desc, w, Z->a, &one, &one, Z->desc,
-             work, &lwork, iwork, &liwork, &info);
+  vf_status st = info ? vf_error(VF_E_INTERNAL, "pdsyevd workspace query: info %d", (int)info)
+                      : VF_OK;
+  VF_CALL(grid_status(A, st, "the eigensolver's workspace query"));
+  VF_CALL(eig_alloc(A, q, iq, &work, &iwork, &lwork, &liwork));
+  pdsyevd_("V", "L", &n, A->a, &one, &one, A->desc, w, Z->a, &one, &one, Z->desc,
+           work, &lwork, iwork, &liwork, &info);
   vf_free(&work), vf_free(&iwork);
-  VF_CALL(st);
-  VF_CALL(la_take_complaint("pdsyevd", n));
-  if (info != 0)
-    return vf_error(VF_E_NUMERIC, "pdsyevd: info %d (n = %d): the eigensolver did not "
-                    "converge", (int)info, (int)n);
   /* w as process (0, 0) has it: a process holding no block of A (a
    * matrix narrower than a block per process) is left with the
    * tridiagonal's diagonal, not the eigenvalues */
   if (A->g.myrow == 0 && A->g.mycol == 0) Cdgebs2d(A->g.ctxt, "All", " ", n, 1, w, n);
   else Cdgebr2d(A->g.ctxt, "All", " ", n, 1, w, n, 0, 0);
-  return VF_OK;
+  st = la_take_complaint("pdsyevd", n);
+  if (!st && info != 0)
+    st = vf_error(VF_E_NUMERIC, "pdsyevd: info %d (n = %d): the eigensolver did not "
+                  "converge", (int)info, (int)n);
+  return grid_status(A, st, "pdsyevd");
 }
