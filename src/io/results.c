@@ -225,6 +225,9 @@ static vf_status define_all(io_results *r, const io_results_layout *L,
   VF_CALL(put_text_att(path, ncid, "job_file", L->job_file));
   VF_CALL(put_text_att(path, ncid, "job_yaml", L->job_yaml));
   VF_CALL(put_text_att(path, ncid, "job_hash", L->job_hash));
+  /* created at full size (extend_file): the truncation check may trust
+   * its length; files of earlier builds end at their last write */
+  VF_CALL(put_text_att(path, ncid, "full_size", "1"));
   VF_CALL(put_text_att(path, ncid, "started", now));
   VF_CALL(put_text_att(path, ncid, "finished", ""));
   int zero = 0, size;

@@ -129,6 +129,19 @@ check "truncated results with --force: exit 0 (got $rc)" [ "$rc" = 0 ]
 check "--force: the whole size again" [ "$(stat -c%s "$T/cut.nc")" = "$wsize" ]
 same "$T/whole.nc" "$T/cut.nc"
 ok $? "--force: the results equal the uninterrupted run's$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+# a results file of an earlier build (no full_size mark) ended at its last
+# write, whole as it was: its data extent is not judged, so it resumes
+"$PY" - "$T/cut.nc" <<'EOF'
+import sys, netCDF4
+d = netCDF4.Dataset(sys.argv[1], "a")
+d.delncattr("full_size")
+d.close()
+EOF
+truncate -s $(($(stat -c%s "$T/cut.nc") - 64)) "$T/cut.nc"
+x 2 run "$D/cut.yaml" --quiet
+[ "$rc" = 0 ] && has "done before"
+ok $? "a results file of an earlier build, 64 bytes short of its last variable's end, resumes (got $rc)"
+
 # group reads results files: a truncated one is refused too
 head -c $((wsize / 2)) "$T/whole.nc" >"$T/half.nc"
 x 1 group "$T/half.nc" --out "$T/half-group.nc"
