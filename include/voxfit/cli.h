@@ -22,7 +22,7 @@ int cli_group(int argc, char **argv);
 #include <stddef.h>
 #include "voxfit/util.h"
 void cli_group_path(const char *results, char *buf, size_t cap);
-vf_status cli_group_of(const char *results, double level);
+vf_status cli_group_of(const char *results, double level, int force);
 
 /* The program as it was started (argv[0] when it names a path, else
  * "voxfit", found on PATH), for the commands a subcommand suggests. */

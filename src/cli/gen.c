@@ -192,9 +192,10 @@ static void strip_slashes(const char *dir, char *buf, size_t cap) {
   for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/';) buf[--n] = '\0';
 }
 
+/* A study that cannot be written in --out DIR is the user's to fix
+ * (exit 2, as a bad --out is); the rest as every command maps it. */
 static int exit_code(vf_status st) {
-  if (st == VF_E_INPUT || st == VF_E_USAGE || st == VF_E_IO) return CLI_EXIT_INPUT;
-  return CLI_EXIT_INTERNAL;
+  return st == VF_E_IO ? CLI_EXIT_INPUT : cli_exit_code(st);
 }
 
 int cli_gen(int argc, char **argv) {

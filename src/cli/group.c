@@ -413,12 +413,13 @@ void cli_group_path(const char *results, char *buf, size_t cap) {
   snprintf(buf, cap, "%.*s.group.nc", (int)n, results);
 }
 
-vf_status cli_group_of(const char *results, double level) {
+vf_status cli_group_of(const char *results, double level, int force) {
   group_ctx c;
   const char *paths[1] = {results};
   char out[4200];
   memset(&c, 0, sizeof c);
   c.paths = paths, c.n = 1, c.g.level = level, c.g.n_boot = 1000, c.g.boot_seed = 1;
+  c.force = force;
   cli_group_path(results, out, sizeof out);
   vf_status st = run_group(&c, out);
   group_free(&c);

@@ -21,7 +21,8 @@ static const char *usage =
     "\n"
     "options: --help (also after a command), --version\n"
     "exit codes: 0 every unit fine; 1 some units failed; 2 usage, config or\n"
-    "input error; 3 stopped by a signal; 4 internal error\n"
+    "input error; 3 stopped by a signal; 4 internal error; 5 a file could not\n"
+    "be written or read, or memory ran out\n"
     "Run under MPI: mpirun -np N voxfit run JOB.yaml\n";
 
 static const char *program_ = "voxfit";

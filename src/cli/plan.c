@@ -169,7 +169,7 @@ int cli_plan(int argc, char **argv) {
   if (st != VF_OK) {
     cli_print_error("plan");
     sched_plan_destroy(&p);
-    return CLI_EXIT_INPUT;
+    return cli_exit_code(st);
   }
   st = sched_plan_teams(p, a.ranks);
   if (rank == 0) report(p, &a, st == VF_OK);

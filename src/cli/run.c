@@ -31,7 +31,8 @@ static const char *help =
     "done are skipped. SIGTERM or SIGUSR1 stop the job cleanly after the units in\n"
     "progress, leaving a resumable file.\n"
     "Exit: 0 all units fine, 1 some failed, 2 usage/config/input error,\n"
-    "3 stopped by a signal (rerun to resume), 4 internal error.\n";
+    "3 stopped by a signal (rerun to resume), 4 internal error, 5 a file could\n"
+    "not be written or read, or memory ran out (fix it and rerun to resume).\n";
 
 static double table_at(const io_results_table *t, int w, int s, int v, int q) {
   return t->roi_mean_r[(((size_t)w * t->n_subjects + s) * t->n_variants + v) * t->n_rois + q];
@@ -190,6 +191,24 @@ static void report(const sched_plan *p, const sched_run_stats *s, const char *ou
     fprintf(stderr, "voxfit run: %d unit(s) failed; see unit_error in %s\n", s->n_failed, out);
 }
 
+/* stats.group: the group stage ends a whole (unsharded) run. */
+static int group_stage(const sched_plan *p, const sched_run_opts *o) {
+  return p->job->stats.group && p->job->n_pairs > 0 && o->n_shards == 1;
+}
+
+/* The group stage's file is checked before the fit, not after hours of
+ * it: one that is not a group file is replaced only with --force. */
+static vf_status group_out_check(const sched_plan *p, const sched_run_opts *o, int rank) {
+  vf_status st = VF_OK;
+  if (group_stage(p, o) && rank == 0) {
+    char g[CFG_PATH_LEN + 64];
+    const char *in[1] = {o->output};
+    cli_group_path(o->output, g, sizeof g);
+    st = io_group_check_out(g, in, 1, o->force);
+  }
+  return sched_agree(MPI_COMM_WORLD, st);
+}
+
 int cli_run(int argc, char **argv) {
   const char *job = NULL, *config = NULL;
   sched_run_opts opt = {0, 0, 0, 1, NULL, 0};
@@ -212,16 +231,18 @@ int cli_run(int argc, char **argv) {
   if (st == VF_OK) st = sched_plan_create(MPI_COMM_WORLD, job, &site, &p);
   if (st != VF_OK) {
     cli_print_error("run");
-    return CLI_EXIT_INPUT;
+    return cli_exit_code(st);
   }
   char out[CFG_PATH_LEN + 32];
   if (opt.n_shards > 1) sched_shard_path(p->job->output, opt.shard, opt.n_shards, out, sizeof out);
   else snprintf(out, sizeof out, "%s", p->job->output);
   opt.output = out;
-  if (sched_output_check(MPI_COMM_WORLD, p->job, out) != VF_OK) {
+  st = sched_output_check(MPI_COMM_WORLD, p->job, out);
+  if (st == VF_OK) st = group_out_check(p, &opt, rank);
+  if (st != VF_OK) {
     cli_print_error("run");
     sched_plan_destroy(&p);
-    return CLI_EXIT_INPUT;
+    return cli_exit_code(st);
   }
   if (rank == 0 && !opt.quiet)
     vf_log(VF_LOG_INFO, "job %s: %d units (%d sweep points x %d subjects x %d variants, "
@@ -239,11 +260,11 @@ int cli_run(int argc, char **argv) {
   report(p, &stats, out, rank);
   peak_memory(rank, opt.quiet || stats.stopped);
   /* the group stage as the job's last step: a whole, unsharded run only */
-  if (p->job->stats.group && !stats.stopped && opt.n_shards == 1 && rank == 0 &&
-      p->job->n_pairs > 0 && cli_group_of(out, 0.95) != VF_OK) {
+  if (group_stage(p, &opt) && !stats.stopped && rank == 0 &&
+      (st = cli_group_of(out, 0.95, opt.force)) != VF_OK) {
     cli_print_error("run");
     sched_plan_destroy(&p);
-    return CLI_EXIT_INPUT;
+    return cli_exit_code(st);
   }
   sched_plan_destroy(&p);
   if (stats.stopped) return CLI_EXIT_STOPPED;

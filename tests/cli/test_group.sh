@@ -75,4 +75,16 @@ ok "$([ "$rc" = 0 ] && has 'group results: g.nc'; echo $?)" "an existing group f
 x 1 group --help
 ok "$([ "$rc" = 0 ] && has '--force'; echo $?)" "--help describes --force"
 
+# stats.group: true checks its group file before fitting, not after
+sed 's#^output: .*#output: staged.nc#' job.yaml >staged.yaml
+printf 'stats: {group: true}\n' >>staged.yaml
+echo "my notes" >staged.group.nc
+x 1 run staged.yaml --quiet
+[ "$rc" = 2 ] && has 'staged.group.nc: exists and is not a voxfit group file' && [ ! -e staged.nc ] &&
+  [ "$(cat staged.group.nc)" = "my notes" ]
+ok $? "run with stats.group: a non-group staged.group.nc refused before the fit, nothing written (got $rc)"
+x 1 run staged.yaml --quiet --force
+[ "$rc" = 0 ] && [ -n "$(attr staged.group.nc ci_level)" ]
+ok $? "... with --force the run ends with its group file in its place (got $rc)"
+
 finish
