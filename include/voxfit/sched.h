@@ -83,11 +83,14 @@ typedef struct {
 vf_status sched_plan_create(MPI_Comm comm, const char *job_path,
                             const cfg_site *site, sched_plan **out);
 
-/* Collective: whether the results file path can be written (its folder
- * exists and is writable, it is not a folder) and is none of the job's
- * inputs (the same file by device and inode, whatever the path): else
- * VF_E_INPUT naming the path and what to do. Before anything is written:
- * --force must not turn a wrong output into a destroyed input. */
+/* Collective (rank 0 looks, the others learn its answer): whether the
+ * results file path can be written (its folder exists and is writable, it
+ * is not a folder) and is none of the job's inputs nor the job file (the
+ * same file by device and inode, whatever the path), and whether the
+ * inputs are distinct files (two subjects on one responses file under two
+ * names, say): else VF_E_INPUT naming the path and what to do. Before
+ * anything is written: --force must not turn a wrong output into a
+ * destroyed input. */
 vf_status sched_output_check(MPI_Comm comm, const cfg_job *job, const char *path);
 void sched_plan_destroy(sched_plan **p);
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* A job file is a few kilobytes; this only stops a wrong argument (a data
  * file, say) from being read whole. */
@@ -72,15 +71,6 @@ static vf_status parse_subject(const yt_doc *d, const cfg_job *job, yaml_node_t 
   return VF_OK;
 }
 
-/* The same file, by name or (both existing) by device and inode: "./a.nc"
- * and "a.nc", or a link. */
-static int same_file(const char *a, const char *b) {
-  struct stat sa, sb;
-  if (!strcmp(a, b)) return 1;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
-}
-
 /* A responses file holds one subject, so a repeated file is a copy-paste
  * slip that would fit one subject twice. */
 static vf_status check_subject_unique(const yt_doc *d, const cfg_job *job, int i,
@@ -92,7 +82,7 @@ static vf_status check_subject_unique(const yt_doc *d, const cfg_job *job, int i
       return yt_bad(d, yt_get(d, item, "id"), yt_key(path, "id").s,
                     "duplicate subject id '%s' (also subjects[%d] at line %d)", s->id,
                     j, t->line);
-    if (same_file(t->responses, s->responses))
+    if (!strcmp(t->responses, s->responses))
       return yt_bad(d, yt_get(d, item, "responses"), yt_key(path, "responses").s,
                     "same responses file as subjects[%d] at line %d; each subject "
                     "needs its own", j, t->line);
@@ -164,7 +154,7 @@ static vf_status check_variant_unique(const yt_doc *d, const cfg_job *job, int i
       return yt_bad(d, yt_get(d, item, "id"), yt_key(path, "id").s,
                     "duplicate variant id '%s' (also variants[%d] at line %d)",
                     v->id, j, w->line);
-    if (same_file(w->features, v->features) && !strcmp(w->variable, v->variable))
+    if (!strcmp(w->features, v->features) && !strcmp(w->variable, v->variable))
       return yt_bad(d, item, path, "reads the same features and variable ('%s') "
                     "as variants[%d] at line %d; each variant needs its own data",
                     v->variable, j, w->line);

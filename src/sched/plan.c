@@ -602,10 +602,67 @@ static void folder_of(const char *path, char *dir, size_t size) {
   else snprintf(dir, size, "%.*s", (int)(slash - path), path);
 }
 
-/* Whether the existing file out (sb) is the input file in. */
-static int same_file(const struct stat *sb, const char *in) {
-  struct stat si;
-  return stat(in, &si) == 0 && si.st_dev == sb->st_dev && si.st_ino == sb->st_ino;
+/* A file's identity: two paths (a link, another spelling) name the same
+ * file when these agree. ok = 0: no such file. */
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  int ok;
+} file_id;
+
+static file_id id_of(const char *path) {
+  struct stat sb;
+  file_id f = {0, 0, 0};
+  if (stat(path, &sb) == 0) f.dev = sb.st_dev, f.ino = sb.st_ino, f.ok = 1;
+  return f;
+}
+
+static int same_id(file_id a, file_id b) {
+  return a.ok && b.ok && a.dev == b.dev && a.ino == b.ino;
+}
+
+/* Two subjects on one responses file, or two variants on one variable of
+ * one features file, under different names (the job's own check compares
+ * the names). ids: the subjects' files, then the variants'. */
+static vf_status inputs_distinct(const cfg_job *j, const file_id *ids) {
+  int S = j->n_subjects;
+  for (int a = 0; a < S; a++)
+    for (int b = 0; b < a; b++)
+      if (same_id(ids[a], ids[b]))
+        return vf_error(VF_E_INPUT, "%s: subjects %s and %s have the same responses file (%s "
+                        "and %s name one file); each subject needs its own", j->path,
+                        j->subjects[b].id, j->subjects[a].id, j->subjects[b].responses,
+                        j->subjects[a].responses);
+  for (int a = 0; a < j->n_variants; a++)
+    for (int b = 0; b < a; b++)
+      if (same_id(ids[S + a], ids[S + b]) &&
+          !strcmp(j->variants[a].variable, j->variants[b].variable))
+        return vf_error(VF_E_INPUT, "%s: variants %s and %s read the same variable '%s' of "
+                        "one features file (%s and %s); each variant needs its own data",
+                        j->path, j->variants[b].id, j->variants[a].id,
+                        j->variants[a].variable, j->variants[b].features,
+                        j->variants[a].features);
+  return VF_OK;
+}
+
+/* The existing output (out) against the inputs' ids and the job file. */
+static vf_status output_not_input(const cfg_job *j, const char *path, file_id out,
+                                  const file_id *ids) {
+  int S = j->n_subjects;
+  for (int s = 0; s < S; s++)
+    if (same_id(out, ids[s]))
+      return vf_error(VF_E_INPUT, "%s: output is also the responses of subject %s (%s); "
+                      "choose another output in %s", path, j->subjects[s].id,
+                      j->subjects[s].responses, j->path);
+  for (int v = 0; v < j->n_variants; v++)
+    if (same_id(out, ids[S + v]))
+      return vf_error(VF_E_INPUT, "%s: output is also the features of variant %s (%s); "
+                      "choose another output in %s", path, j->variants[v].id,
+                      j->variants[v].features, j->path);
+  if (same_id(out, id_of(j->path)))
+    return vf_error(VF_E_INPUT, "%s: output is the job file itself; choose another output "
+                    "in %s", path, j->path);
+  return VF_OK;
 }
 
 static vf_status output_local(const cfg_job *j, const char *path) {
@@ -618,26 +675,25 @@ static vf_status output_local(const cfg_job *j, const char *path) {
   if (access(dir, W_OK | X_OK) != 0)
     return vf_error(VF_E_INPUT, "%s: output: the folder %s is not writable (%m); choose "
                     "another output in %s", path, dir, j->path);
-  if (stat(path, &sb) != 0) return VF_OK;
-  if (S_ISDIR(sb.st_mode))
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
     return vf_error(VF_E_INPUT, "%s: output is a folder; name a results file (e.g. "
                     "%s/results.nc) in %s", path, path, j->path);
-  for (int s = 0; s < j->n_subjects; s++)
-    if (same_file(&sb, j->subjects[s].responses))
-      return vf_error(VF_E_INPUT, "%s: output is also the responses of subject %s (%s); "
-                      "choose another output in %s", path, j->subjects[s].id,
-                      j->subjects[s].responses, j->path);
-  for (int v = 0; v < j->n_variants; v++)
-    if (same_file(&sb, j->variants[v].features))
-      return vf_error(VF_E_INPUT, "%s: output is also the features of variant %s (%s); "
-                      "choose another output in %s", path, j->variants[v].id,
-                      j->variants[v].features, j->path);
-  if (access(path, W_OK) != 0)
-    return vf_error(VF_E_INPUT, "%s: output exists and is not writable (%m); choose "
-                    "another output in %s", path, j->path);
-  return VF_OK;
+  file_id *ids = NULL;
+  int n = j->n_subjects + j->n_variants;
+  VF_CALL(vf_calloc((size_t)n + 1, sizeof *ids, "file ids", &ids));
+  for (int s = 0; s < j->n_subjects; s++) ids[s] = id_of(j->subjects[s].responses);
+  for (int v = 0; v < j->n_variants; v++) ids[j->n_subjects + v] = id_of(j->variants[v].features);
+  vf_status st = inputs_distinct(j, ids);
+  if (!st) st = output_not_input(j, path, id_of(path), ids);
+  vf_free(&ids);
+  if (!st && stat(path, &sb) == 0 && access(path, W_OK) != 0)
+    st = vf_error(VF_E_INPUT, "%s: output exists and is not writable (%m); choose another "
+                  "output in %s", path, j->path);
+  return st;
 }
 
 vf_status sched_output_check(MPI_Comm comm, const cfg_job *job, const char *path) {
-  return sched_agree(comm, output_local(job, path));
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  return sched_agree(comm, rank == 0 ? output_local(job, path) : VF_OK);
 }

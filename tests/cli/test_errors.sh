@@ -139,6 +139,11 @@ sed -e 's#^output: .*#output: link-02.nc#' "$D/job.yaml" >"$D/out-link.yaml"
 x 1 run "$D/out-link.yaml" --force
 [ "$rc" = 2 ] && has 'output is also the responses of subject sub-02'
 ok $? "output: a link to sub-02.nc: the same file by inode, exit 2 (got $rc)"
+sed -e 's#^output: .*#output: out-input.yaml#' "$D/job.yaml" >"$D/out-input.yaml"
+x 1 run "$D/out-input.yaml" --force
+[ "$rc" = 2 ] && has 'output is the job file itself' && grep -q '^output: out-input.yaml' "$D/out-input.yaml"
+ok $? "output: the job file itself, with --force: exit 2, the job file untouched (got $rc)"
+sed -e 's#^output: .*#output: features.nc#' "$D/job.yaml" >"$D/out-input.yaml"
 for cmd in plan validate; do
   x 1 "$cmd" "$D/out-input.yaml"
   [ "$rc" = 2 ] && has 'output is also the features'
@@ -147,7 +152,7 @@ done
 
 # a file system that refuses the writes (/dev/full: every write fails with
 # ENOSPC): exit 5, the system's failure, not 4 (a bug)
-if [ -c /dev/full ]; then
+if [ -c /dev/full ] && [ "$(id -u)" = 0 ]; then # as root: /dev is writable
   sed -e 's#^output: .*#output: /dev/full#' "$D/job.yaml" >"$D/full.yaml"
   x 1 run "$D/full.yaml" --force --quiet
   [ "$rc" = 5 ] && [ "$(grep -c '^voxfit' "$T/out")" = 1 ] && has 'error: /dev/full: '
@@ -156,7 +161,7 @@ fi
 
 # one responses file for two subjects, spelt differently (the same file)
 bad dup-responses 's#responses: sub-02\.nc#responses: ./sub-01.nc#' \
-  'same responses file as subjects\[0\]' 'each subject needs its own'
+  'subjects sub-01 and sub-02 have the same responses file' 'each subject needs its own'
 
 # an explicit split whose test set is not the repetitions' 40 stimuli
 bad split-vs-reps 's#^split: file#split: {train: [0, 240], test: [240, 30]}#' \
