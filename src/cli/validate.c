@@ -254,6 +254,9 @@ static void subject_split(report *rp, const io_responses *r, split_info *sp) {
   if (sp->n_test == 0)
     problem(rp, "%s: the test set is empty; mark test stimuli with split = 1 "
             "or give split.test in the job", r->path);
+  else if (sp->n_test == 1) /* as voxfit run refuses it: no r of one point */
+    problem(rp, "%s: 1 test stimulus; need at least 2 (mark more with split = 1, or "
+            "widen split.test in the job)", r->path);
   if (sp->n_train == 0)
     problem(rp, "%s: there are no training stimuli", r->path);
   char warn[1024];
@@ -284,6 +287,20 @@ static long count_runs(const io_responses *r, const split_info *sp, int want) {
   return n;
 }
 
+/* The smallest count of training stimuli of one run label (a fold of
+ * leave-one-run-out), and that label. */
+static long smallest_run(const io_responses *r, const split_info *sp, int *label) {
+  long best = -1;
+  for (long i = 0; i < r->n_stim; i++) {
+    if (sp->role[i] != 1) continue;
+    long c = 0;
+    for (long k = 0; k < r->n_stim; k++) c += sp->role[k] == 1 && r->run[k] == r->run[i];
+    if (best < 0 || c < best) best = c, *label = r->run[i];
+    if (best == 1) break;
+  }
+  return best;
+}
+
 static void subject_runs(report *rp, const io_responses *r, const split_info *sp) {
   if (!r->run) {
     printf("  runs: none (no 'run' variable)\n");
@@ -298,6 +315,11 @@ static void subject_runs(report *rp, const io_responses *r, const split_info *sp
     if (rp->loro && sp->known && train < 2)
       problem(rp, "%s: leave-one-run-out needs at least 2 runs among the "
               "training stimuli; found %ld", r->path, train);
+    int label = 0;
+    if (rp->loro && sp->known && train >= 2 && smallest_run(r, sp, &label) == 1)
+      problem(rp, "%s: run %d has 1 training stimulus, and a leave-one-run-out fold "
+              "needs at least 2 (as voxfit run refuses it); merge it with a neighbouring "
+              "run's label", r->path, label);
   }
   if (sp->known && rp->max_folds > 0 && sp->n_train < 2L * rp->max_folds)
     problem(rp, "%s: %ld training stimuli but ridge.cv asks for %d folds, and a fold "

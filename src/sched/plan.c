@@ -225,13 +225,13 @@ static vf_status make_rows(sched_plan *p, int s) {
     for (long i = 0; i < sp->train_count; i++) p->train_rows[s][ntr++] = sp->train_start + i;
     for (long i = 0; i < sp->test_count; i++) p->test_rows[s][nte++] = sp->test_start + i;
   }
+  if (nte < 2) return vf_error(VF_E_INPUT, "%s: %ld test stimuli; need at least 2", file, nte);
   if (r->n_rep > 0 && r->n_test != nte)
     return vf_error(VF_E_INPUT, "%s: test_repetitions has %ld test stimuli but the "
                     "split has %ld (%s); it needs one entry per test stimulus, in stimulus "
                     "order", file, r->n_test, nte,
                     j->split.from_file ? "the file's split variable" : "the job's split");
   p->n_train[s] = ntr, p->n_test[s] = nte;
-  if (nte < 2) return vf_error(VF_E_INPUT, "%s: %ld test stimuli; need at least 2", file, nte);
   return stats_perm_check(j->path, file, nte, j->stats.block_length, j->stats.permutations,
                           NULL, 0);
 }

@@ -122,6 +122,35 @@ x 2 run "$D/flat.yaml" --quiet
   ! has 'warning: subject sub-01' && ! has 'warning: subject sub-03'
 ok $? "run: the same subject gets a warning naming it, the others none (got $rc)"
 
+# one test stimulus, and a leave-one-run-out fold of one training stimulus:
+# validate refuses both, as run does
+sed -e "s#^output: .*#output: $T/out-onetest.nc#" \
+  -e 's#^split: file#split: {train: [0, 240], test: [240, 1]}#' "$D/job.yaml" >"$D/onetest.yaml"
+for cmd in validate run; do
+  x 1 "$cmd" "$D/onetest.yaml"
+  [ "$rc" = 2 ] && has '1 test stimul.*need at least 2'
+  ok $? "$cmd: one test stimulus is refused (got $rc)"
+done
+for sub in 01 02 03; do cp "$D/sub-$sub.nc" "$D/runs-$sub.nc"; done
+"$PY" - "$D"/runs-0[1-3].nc <<'EOF'
+import sys, netCDF4, numpy as np
+for path in sys.argv[1:]:
+    ds = netCDF4.Dataset(path, "a")
+    run = ds.createVariable("run", "i4", ("stimulus",))
+    lab = np.arange(len(ds.dimensions["stimulus"])) // 40 + 1
+    lab[0] = 99                                 # a run of one training stimulus
+    run[:] = lab
+    ds.close()
+EOF
+sed -e "s#^output: .*#output: $T/out-runs.nc#" -e 's#responses: sub-\(0[1-3]\)\.nc#responses: runs-\1.nc#' \
+  -e 's#cv: {scheme: kfold, folds: 5}#cv: {scheme: leave-one-run-out}#' "$D/job.yaml" >"$D/runs.yaml"
+x 1 validate "$D/runs.yaml"
+[ "$rc" = 2 ] && has 'run 99 has 1 training stimulus'
+ok $? "validate: a leave-one-run-out fold of one training stimulus is refused (got $rc)"
+x 1 run "$D/runs.yaml"
+[ "$rc" = 2 ] && has 'has 1 stimuli, and a fold needs at least 2'
+ok $? "run refuses it too (got $rc)"
+
 # the output: a missing folder, a folder, an input of the job (even with
 # --force, which once overwrote the input): exit 2, one line, nothing written
 bad no-folder 's#^output: .*#output: no-such-dir/results.nc#' 'no-such-dir' 'does not exist'
