@@ -83,13 +83,17 @@ static void warn_all_masked(const io_results_table *t) {
     long nv = 0;
     for (long k = 0; k < t->n_vox; k++) nv += t->voxel_subject[k] == s;
     for (int w = 0; w < t->n_sweep && nv > 0; w++) {
-      long masked = 0;
-      int ran = 1;
-      for (int q = 0; q < t->n_rois; q++) {
-        size_t i = (((size_t)w * t->n_subjects + s) * t->n_variants) * t->n_rois + q;
-        ran &= t->status[i] == 1, masked += t->roi_n_masked[i];
+      long masked = -1; /* masking does not depend on the variant: any that ran */
+      for (int v = 0; v < t->n_variants && masked < 0; v++) {
+        long m = 0;
+        int ran = 1;
+        for (int q = 0; q < t->n_rois; q++) {
+          size_t i = (((size_t)w * t->n_subjects + s) * t->n_variants + v) * t->n_rois + q;
+          ran &= t->status[i] == 1, m += t->roi_n_masked[i];
+        }
+        if (ran) masked = m;
       }
-      if (!ran || masked < nv) continue;
+      if (masked < nv) continue;
       fprintf(stderr, "voxfit run: warning: subject %s: all %ld voxels are masked (NaN/Inf "
               "values, or constant over the training stimuli) at sweep point %s; its results "
               "are NaN (voxfit validate names the voxels)\n", t->subject_ids[s], nv,

@@ -47,9 +47,9 @@ vf_status io_results_check_existing(const char *path, const char *hash,
   struct stat sb;
   *resumable = 0;
   if (stat(path, &sb) != 0 || force) return VF_OK;
-  if (io_check_format(path) != VF_OK)
-    return vf_error(VF_E_INPUT, "%s: exists and is not a voxfit results file (not a "
-                    "classic NetCDF file); move it away or rerun with --force", path);
+  if (io_check_format(path) != VF_OK) /* its own reason: unreadable, HDF5, not NetCDF */
+    return vf_error(VF_E_INPUT, "%s: exists and is not a results file voxfit can resume (%s); "
+                    "move it away or rerun with --force", path, vf_error_message());
   /* A truncated file is refused here, before anything writes to it: its
    * done flags may promise data that is no longer there. */
   int ncid;

@@ -72,13 +72,18 @@ static int team_for_flops(const sched_plan *p, const sched_unit *u, int workers)
  * anything runs. */
 static vf_status single_needs_team(const sched_plan *p, int unit, int t) {
   const sched_unit *u = &p->units[unit];
+  const char *site = p->site.path[0] ? p->site.path : "the site config";
+  if (p->site.team_size > 0)
+    return vf_error(VF_E_INPUT, "unit %d (%s x %s, ridge.precision: single) would run on a "
+                    "team of %d ranks (team_size in %s), and teams fit in double precision "
+                    "only; remove team_size from %s, or set ridge.precision: double", unit,
+                    p->job->subjects[u->subject].id, p->job->variants[u->variant].id, t, site,
+                    site);
   return vf_error(VF_E_INPUT, "unit %d (%s x %s, %ld voxels, ridge.precision: single) needs a "
-                  "team of %d ranks (%s), and teams fit in double precision only; set "
-                  "ridge.precision: double, or give ranks more memory (memory_per_rank_gib in %s)",
-                  unit, p->job->subjects[u->subject].id, p->job->variants[u->variant].id,
-                  u->n_vox, t, p->site.team_size > 0 ? "team_size in the site config"
-                                                     : "for its memory",
-                  p->site.path[0] ? p->site.path : "the site config");
+                  "team of %d ranks for its memory, and teams fit in double precision only; "
+                  "lower block_voxels or raise memory_per_rank_gib in %s, or set "
+                  "ridge.precision: double", unit, p->job->subjects[u->subject].id,
+                  p->job->variants[u->variant].id, u->n_vox, t, site);
 }
 
 /* Each unit's team size (need[u]): from its memory and, in double

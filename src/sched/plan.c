@@ -38,9 +38,13 @@ static vf_status load_job(MPI_Comm comm, const char *path, cfg_job **job) {
   VF_CALL(sched_agree(comm, st));
   long n = rank == 0 ? (long)strlen(text) : 0;
   MPI_Bcast(&n, 1, MPI_LONG, 0, comm);
-  if (rank != 0) {
-    text = calloc((size_t)n + 1, 1);
-    if (!text) return vf_error(VF_E_NOMEM, "cannot allocate %ld bytes for the job text", n);
+  if (rank != 0) text = calloc((size_t)n + 1, 1); /* free()d, as cfg_job_read's */
+  st = rank != 0 && !text ? vf_error(VF_E_NOMEM, "cannot allocate %ld bytes for the job text", n)
+                          : VF_OK;
+  st = sched_agree(comm, st); /* every rank reaches the broadcast, or none */
+  if (st) {
+    free(text);
+    return st;
   }
   MPI_Bcast(text, (int)n, MPI_CHAR, 0, comm);
   st = cfg_job_parse(path, text, job);
