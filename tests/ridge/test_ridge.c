@@ -670,7 +670,7 @@ static void check_flat_fold(ridge_cv_method cvm, ridge_score kind) {
   ridge_folds_order(NTR, fold, K, order, start);
   for (long i = start[1]; i < start[2]; i++) Ytr[1 * NTR + i] = 0.1;
   for (long i = 0; i < NTE; i++) Yte[2 * NTE + i] = 0.1;
-  double lams[4] = {0.1, 1, 10, 100}, cv[4 * V], bl[V], r[V], r2[V];
+  double lams[4] = {0.1, 1, 10, 100}, cv[4 * V], bl[V] = {0}, r[V], r2[V];
   ridge_opts o = {lams, 4, kind, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0};
   ridge_result res = {bl, NULL, r, r2, cv, NULL, 0, NULL, 0, {0}};
   TU_OK(ridge_cv_fit_d(Xtr, NTR, P, Ytr, V, start, K, Xte, NTE, Yte, NULL, &o, &res));

@@ -63,7 +63,7 @@ static void check_wilcoxon(void) {
 static void check_bh(void) {
   double p[5] = {0.01, 0.04, 0.03, 0.005, NAN}, q[5];
   TU_OK(stats_bh(p, 5, q));
-  double want[4] = {0.02, 0.04, 0.04, 0.02};
+  const double want[4] = {0.02, 0.04, 0.04, 0.02};
   for (int i = 0; i < 4; i++) TU_CHECK(fabs(q[i] - want[i]) < 1e-15, "q[%d] %g", i, q[i]);
   TU_CHECK(isnan(q[4]), "NaN p gives NaN q");
 }
