@@ -173,35 +173,41 @@ def final_step(build, d, grp):
         bootstrap_numpy(res2, g2)
 
 
-def pearson_rows(x, y):
-    x = x - x.mean(axis=-1, keepdims=True)
-    y = y - y.mean(axis=-1, keepdims=True)
-    return (x * y).sum(-1) / np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
-
-
-def bootstrap_numpy(res, grp):
-    """Each subject's bootstrap CI of the ROI mean r difference, recomputed
-    with numpy from the stored predictions and the resamples group.nc used."""
-    idx = grp["boot_index"][:]                          # boot, test
+def boot_cis(res, grp, draws):
+    """Every subject's bootstrap CI recomputed with numpy from the stored
+    predictions, draws(s) giving subject s's resamples (boot x its test
+    stimuli); (differing (pair, roi, subject), how many, how many NaN)."""
     pred = res["test_pred"][:].astype(float)            # sweep, variant, voxel, test
     y = res["test_y"][:].astype(float)                  # voxel, test
+    ntest = res["subject_n_test"][:]
     vs, vr = res["voxel_subject"][:], res["voxel_roi"][:]
     level = float(grp.getncattr("ci_level"))
     lo, hi = grp["boot_ci_low"][:], grp["boot_ci_high"][:]
-    bad, n = [], 0
+    bad, n, nan = [], 0, 0
     for i, (a, b) in enumerate(res["pair_variants"][:]):
         for q in range(lo.shape[2]):
             for s in range(lo.shape[3]):
                 m = np.where((vs == s) & (vr == q) & ~np.isnan(y[:, 0]))[0]
                 if len(m) == 0:
                     continue
-                yy = y[m][:, idx]                       # voxel, boot, test
-                d = (pearson_rows(pred[0, a][m][:, idx], yy) -
-                     pearson_rows(pred[0, b][m][:, idx], yy)).mean(axis=0)
+                nt, idx = int(ntest[s]), draws(s)
+                yy = y[m][:, :nt][:, idx]               # voxel, boot, test
+                d = (r_rows(pred[0, a][m][:, :nt][:, idx], yy) -
+                     r_rows(pred[0, b][m][:, :nt][:, idx], yy)).mean(axis=0)
                 want = np.percentile(d, [50 * (1 - level), 100 - 50 * (1 - level)])
                 n += 1
+                nan += int(np.isnan(lo[0, i, q, s]))
                 if not close([lo[0, i, q, s], hi[0, i, q, s]], want, 1e-9):
                     bad.append((i, q, s))
+    return bad, n, nan
+
+
+def bootstrap_numpy(res, grp):
+    """Each subject's bootstrap CI of the ROI mean r difference, recomputed
+    with numpy from the stored predictions and the resamples group.nc used."""
+    idx = grp["boot_index"][:]                          # boot, test
+    lo = grp["boot_ci_low"][:]
+    bad, n, _ = boot_cis(res, grp, lambda s: idx)
     check("bootstrap CIs per subject equal numpy's on the same resamples (%d)" % n,
           n > 0 and not bad, "differ at %s" % bad[:3])
     check("bootstrap: most subjects' CIs exclude 0 where the effect is planted",
@@ -288,28 +294,9 @@ def edge_cases(build, d):
     idx40 = np.array([boot_draws(7, k, 40) for k in range(200)])
     check("boot_index holds the documented draws of 40 stimuli",
           np.array_equal(grp["boot_index"][:], idx40))
-    pred, y = res["test_pred"][:].astype(float), res["test_y"][:].astype(float)
     ntest = res["subject_n_test"][:]
-    vs, vr = res["voxel_subject"][:], res["voxel_roi"][:]
-    lo, hi = grp["boot_ci_low"][:], grp["boot_ci_high"][:]
-    level = float(grp.getncattr("ci_level"))
-    bad, n, nan = [], 0, 0
-    for i, (a, b) in enumerate(res["pair_variants"][:]):
-        for q in range(lo.shape[2]):
-            for s in range(lo.shape[3]):
-                m = np.where((vs == s) & (vr == q) & ~np.isnan(y[:, 0]))[0]
-                if len(m) == 0:
-                    continue
-                nt = int(ntest[s])
-                idx = np.array([boot_draws(7, k, nt) for k in range(200)])
-                yy = y[m][:, :nt][:, idx]
-                dd = (r_rows(pred[0, a][m][:, :nt][:, idx], yy) -
-                      r_rows(pred[0, b][m][:, :nt][:, idx], yy)).mean(axis=0)
-                want = np.percentile(dd, [50 * (1 - level), 100 - 50 * (1 - level)])
-                n += 1
-                nan += int(np.isnan(lo[0, i, q, s]))
-                if not close([lo[0, i, q, s], hi[0, i, q, s]], want, 1e-9):
-                    bad.append((i, q, s))
+    draws = {nt: np.array([boot_draws(7, k, nt) for k in range(200)]) for nt in set(ntest)}
+    bad, n, nan = boot_cis(res, grp, lambda s: draws[int(ntest[s])])
     check("every subject's bootstrap CI (35 or 40 test stimuli, a voxel constant over "
           "the test ones counted with r = 0) equals numpy's on the documented draws (%d, "
           "%d NaN)" % (n, nan), n > 0 and nan == 0 and not bad, "differ at %s" % bad[:3])
