@@ -12,6 +12,11 @@
 
 #define IO_NAME_LEN 64
 
+/* Collective on comm: every rank ends with the status (and message) of the
+ * lowest failing rank, so that none goes on alone into a collective step
+ * (the scheduler's sched_agree is this). */
+vf_status io_agree(MPI_Comm comm, vf_status st);
+
 /* Local. Fails with VF_E_INPUT and a one-line message if path does not
  * exist, is HDF5/NetCDF-4 (message gives "nccopy -k cdf5 in out"), or is
  * not a classic NetCDF file. */

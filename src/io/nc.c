@@ -26,7 +26,7 @@
 
 /* Every rank ends with the same status and message: that of the lowest
  * failing rank. Collective on comm. */
-vf_status io_nc_agree(MPI_Comm comm, vf_status st) {
+vf_status io_agree(MPI_Comm comm, vf_status st) {
   int rank, size, root;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -294,14 +294,14 @@ vf_status io_nc_open(MPI_Comm comm, const char *path, int mode,
   int rank;
   MPI_Comm_rank(comm, &rank);
   *ncid = -1;
-  VF_CALL(io_nc_agree(comm, rank == 0 ? check_header(path, todo) : VF_OK));
+  VF_CALL(io_agree(comm, rank == 0 ? check_header(path, todo) : VF_OK));
   int err = ncmpi_open(comm, path, mode, MPI_INFO_NULL, ncid);
   if (err != NC_NOERR) {
     *ncid = -1;
     return vf_error(VF_E_INPUT, "%s: cannot open: %s; %s", path,
                     ncmpi_strerror(err), todo);
   }
-  vf_status st = io_nc_agree(comm, rank == 0 ? check_extent(path, *ncid, todo) : VF_OK);
+  vf_status st = io_agree(comm, rank == 0 ? check_extent(path, *ncid, todo) : VF_OK);
   if (st) {
     ncmpi_close(*ncid);
     *ncid = -1;

@@ -24,9 +24,6 @@
 #define IO_TODO_RESULTS "rerun the job that wrote it or copy it again"
 #define IO_TODO_SHARD "rerun the shard that wrote it (voxfit run JOB --shard I/N --force)"
 
-/* Collective on comm: every rank ends with the status (and message) of the
- * lowest failing rank. */
-vf_status io_nc_agree(MPI_Comm comm, vf_status st);
 
 /* Collective on comm (path, mode and todo agree): opens an existing
  * classic NetCDF file. Fails with VF_E_INPUT and one line ending in todo

@@ -5,7 +5,7 @@
  * Collective discipline: metadata checks see the same header on every rank
  * (PnetCDF broadcasts it), so they fail alike everywhere. Checks that depend
  * on a rank's own arguments (row and voxel indices, allocations) are agreed
- * on with io_nc_agree() before any collective read, so no rank is left waiting. */
+ * on with io_agree() before any collective read, so no rank is left waiting. */
 #include "voxfit/io.h"
 
 #include <errno.h>
@@ -125,7 +125,7 @@ static vf_status open_file(MPI_Comm comm, const char *path, int *ncid) {
   MPI_Comm_rank(comm, &rank);
   *ncid = -1;
   vf_status st = rank == 0 ? io_check_format(path) : VF_OK;
-  VF_CALL(io_nc_agree(comm, st));
+  VF_CALL(io_agree(comm, st));
   VF_CALL(io_nc_open(comm, path, NC_NOWRITE, IO_TODO_INPUT, ncid));
   return VF_OK;
 }
@@ -431,7 +431,7 @@ static vf_status read_runs(MPI_Comm comm, const char *path, const char *name,
   vf_status st = vf_calloc(1, sizeof *b, "read batch", &b);
   if (!st) st = vf_calloc((size_t)cap, sizeof(double), "read buffer", &b->buf);
   MPI_Allreduce(&mine, &all, 1, MPI_LONG, MPI_MAX, comm);
-  VF_TRY(io_nc_agree(comm, st));
+  VF_TRY(io_agree(comm, st));
   b->v = v, b->out = out, b->ld = ld, b->err = NC_NOERR;
   piece_t p;
   while (piece_next(&it, &p)) {
@@ -485,7 +485,7 @@ static vf_status read_indexed(MPI_Comm comm, const char *path, const char *name,
   if (!st) st = check_axis(path, name, cols);
   if (!st) st = runs_build(rows->idx, rows->n, LONG_MAX, &rr, &nrr);
   if (!st) st = runs_build(cols->idx, cols->n, cap, &cr, &ncr);
-  VF_TRY(io_nc_agree(comm, st));
+  VF_TRY(io_agree(comm, st));
   VF_TRY(read_runs(comm, path, name, v, rr, nrr, cr, ncr, cap, rows->n, out));
 fail:
   vf_free(&rr);

@@ -289,7 +289,7 @@ static vf_status extend_file(io_results *r, int rank) {
       st = vf_error(VF_E_IO, "%s: cannot give it its full size (%lld bytes): %s",
                     path, need, strerror(errno));
   }
-  VF_CALL(io_nc_agree(r->comm, st));
+  VF_CALL(io_agree(r->comm, st));
   NC(ncmpi_sync(r->ncid), "sync after extending");
   return VF_OK;
 }

@@ -13,21 +13,9 @@
 #include "unit.h"
 
 /* All ranks agree on a failure: the lowest failing rank's message becomes
- * everyone's, so no rank goes on alone into a collective step. */
-vf_status sched_agree(MPI_Comm comm, vf_status st) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  int mine = st ? rank : size, root = size;
-  MPI_Allreduce(&mine, &root, 1, MPI_INT, MPI_MIN, comm);
-  if (root == size) return VF_OK;
-  char msg[1024];
-  int code = (int)st;
-  snprintf(msg, sizeof msg, "%s", vf_error_message());
-  MPI_Bcast(msg, sizeof msg, MPI_CHAR, root, comm);
-  MPI_Bcast(&code, 1, MPI_INT, root, comm);
-  return vf_error((vf_status)code, "%s", msg);
-}
+ * everyone's, so no rank goes on alone into a collective step. The io
+ * layer's agreement (io_agree), under the scheduler's name. */
+vf_status sched_agree(MPI_Comm comm, vf_status st) { return io_agree(comm, st); }
 
 /* Rank 0 reads the file; every rank parses the same bytes. */
 static vf_status load_job(MPI_Comm comm, const char *path, cfg_job **job) {
