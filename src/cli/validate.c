@@ -288,16 +288,19 @@ static long count_runs(const io_responses *r, const split_info *sp, int want) {
 }
 
 /* The smallest count of training stimuli of one run label (a fold of
- * leave-one-run-out), and that label. */
+ * leave-one-run-out), and that label; -1 if it cannot tell. */
 static long smallest_run(const io_responses *r, const split_info *sp, int *label) {
-  long best = -1;
-  for (long i = 0; i < r->n_stim; i++) {
-    if (sp->role[i] != 1) continue;
-    long c = 0;
-    for (long k = 0; k < r->n_stim; k++) c += sp->role[k] == 1 && r->run[k] == r->run[i];
-    if (best < 0 || c < best) best = c, *label = r->run[i];
-    if (best == 1) break;
+  int *lab = NULL;
+  long m = 0, best = -1;
+  if (vf_calloc((size_t)r->n_stim + 1, sizeof(int), "run labels", &lab)) return -1;
+  for (long i = 0; i < r->n_stim; i++)
+    if (sp->role[i] == 1) lab[m++] = r->run[i];
+  qsort(lab, (size_t)m, sizeof(int), cmp_int);
+  for (long i = 0, j; i < m; i = j) {
+    for (j = i; j < m && lab[j] == lab[i];) j++;
+    if (best < 0 || j - i < best) best = j - i, *label = lab[i];
   }
+  vf_free(&lab);
   return best;
 }
 
