@@ -79,6 +79,21 @@ void spocon_(const char *uplo, const la_int *n, const float *a,
 /* OpenBLAS thread control (libopenblas); 0 threads = library default. */
 void openblas_set_num_threads(int n);
 int openblas_get_num_threads(void);
+char *openblas_get_corename(void);
+
+/* OpenBLAS picks its kernels when it loads, by the CPU's model number: on
+ * a CPU newer than the library (Debian 12's 0.3.21 on Sapphire or Emerald
+ * Rapids, say) it falls back to its generic Prescott kernels, with 5 to 8
+ * times less GEMM speed. Then, unless OPENBLAS_CORETYPE is set already,
+ * this sets it to the kernels the CPU's features allow (Cooperlake,
+ * SkylakeX or Haswell), records the fallback in VOXFIT_BLAS_FALLBACK and
+ * executes the program again (argv: main's; the process and its MPI
+ * identity stay). Call first thing in main; returns if nothing is to be
+ * done or the exec failed. */
+void la_blas_setup(char **argv);
+/* One line on the BLAS in use: "OpenBLAS <core> kernels" and, after
+ * la_blas_setup changed them, what the library had picked. */
+void la_blas_describe(char *buf, size_t cap);
 
 /* C = alpha op(A) op(B) + beta C, column-major, sizes as long. */
 void la_dgemm(char ta, char tb, long m, long n, long k, double alpha,

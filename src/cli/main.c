@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "voxfit/cli.h"
+#include "voxfit/linalg.h"
 #include "voxfit/proto.h"
 #include "voxfit/util.h"
 
@@ -59,7 +60,9 @@ static int dispatch(int argc, char **argv, int rank) {
     return argc < 2 ? CLI_EXIT_INPUT : CLI_EXIT_OK;
   }
   if (!strcmp(argv[1], "--version")) {
-    if (rank == 0) printf("voxfit %s\n", VF_VERSION);
+    char blas[160];
+    la_blas_describe(blas, sizeof blas);
+    if (rank == 0) printf("voxfit %s\n%s\n", VF_VERSION, blas);
     return CLI_EXIT_OK;
   }
   struct { const char *name; int (*fn)(int, char **); } cmds[] = {
@@ -74,6 +77,7 @@ static int dispatch(int argc, char **argv, int rank) {
 }
 
 int main(int argc, char **argv) {
+  la_blas_setup(argv);
   vf_memory_setup();
   /* run's stop signals are caught from the start: one that comes while MPI
    * starts or the plan is made stops the run before its first unit (exit

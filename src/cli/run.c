@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "voxfit/cli.h"
+#include "voxfit/linalg.h"
 #include "voxfit/sched.h"
 
 static const char *help =
@@ -248,12 +249,14 @@ int cli_run(int argc, char **argv) {
     sched_plan_destroy(&p);
     return cli_exit_code(st);
   }
+  char blas[160];
+  la_blas_describe(blas, sizeof blas);
   if (rank == 0 && !opt.quiet)
     vf_log(VF_LOG_INFO, "job %s: %d units (%d sweep points x %d subjects x %d variants, "
-           "ROIs split at %ld voxels), %d designs; %d ranks x %d BLAS threads%s",
+           "ROIs split at %ld voxels), %d designs; %d ranks x %d BLAS threads%s; %s",
            p->job->name, p->n_units, p->n_points, p->job->n_subjects, p->job->n_variants,
            site.block_voxels, p->n_designs, size, threads,
-           size > 1 ? " (rank 0 schedules)" : "");
+           size > 1 ? " (rank 0 schedules)" : "", blas);
   sched_run_stats stats;
   st = sched_run(MPI_COMM_WORLD, p, &opt, &stats);
   if (st != VF_OK) {

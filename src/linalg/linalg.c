@@ -2,8 +2,42 @@
 #include "voxfit/linalg.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The kernels this CPU can run, best first, or NULL. */
+static const char *core_for_cpu(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+  if (avx512 && __builtin_cpu_supports("avx512bf16")) return "Cooperlake";
+  if (avx512) return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return NULL;
+}
+
+void la_blas_setup(char **argv) {
+  const char *core = openblas_get_corename(), *want = core_for_cpu();
+  if (getenv("OPENBLAS_CORETYPE") || !core || strcmp(core, "Prescott") || !want || !argv)
+    return;
+  setenv("OPENBLAS_CORETYPE", want, 1);
+  setenv("VOXFIT_BLAS_FALLBACK", core, 1);
+  execv("/proc/self/exe", argv);
+  unsetenv("OPENBLAS_CORETYPE"); /* the exec failed: run as the library chose */
+  unsetenv("VOXFIT_BLAS_FALLBACK");
+}
+
+void la_blas_describe(char *buf, size_t cap) {
+  const char *core = openblas_get_corename(), *was = getenv("VOXFIT_BLAS_FALLBACK");
+  int n = snprintf(buf, cap, "OpenBLAS %s kernels", core ? core : "(unknown)");
+  if (was && n >= 0 && (size_t)n < cap)
+    snprintf(buf + n, cap - (size_t)n, " (set by voxfit: the library took %s on this CPU)",
+             was);
+}
 
 void la_dgemm(char ta, char tb, long m, long n, long k, double alpha,
               const double *a, long lda, const double *b, long ldb,

@@ -61,7 +61,7 @@ threadpool=no
 
 echo "voxfit ridge benchmark: scale $SCALE, $THREADS threads, $(nproc) cores;" \
   "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}" \
-  "for voxfit (unset for numpy); threadpoolctl: $threadpool"
+  "for voxfit; numpy runs the kernels voxfit ran; threadpoolctl: $threadpool"
 echo "logs: $LOG"
 echo
 
@@ -88,10 +88,13 @@ for shape in small medium shortclips; do
       fi
       line=$(grep '^RESULT ' "$log")
       if [ "$NUMPY" = 1 ]; then
-        # a current numpy is slowed by these (set on some processors for
-        # older OpenBLAS builds): unset for the numpy command only
+        # numpy on the kernels voxfit ran (bench_ridge sets them where the
+        # library falls back to its generic ones on a newer CPU:
+        # la_blas_setup); OPENBLAS_L2_SIZE, set on some processors for
+        # older OpenBLAS builds, slows a current numpy
+        kern=$(echo "$line" | sed -n 's/.* kernel=\([^ ]*\).*/\1/p')
         # shellcheck disable=SC2086
-        if env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        if env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$kern" \
             OPENBLAS_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS" \
             "$PY" tests/bench/bench_numpy.py "$DUMP/$name" --threads "$THREADS" \
             $REF64 >>"$log" 2>&1; then

@@ -4,7 +4,11 @@
 # warning line (rank 0's, on 2 ranks) naming the variable, the value and
 # what is accepted, then the default is used and the command exits 0 (an
 # unreadable VOXFIT_PROGRESS_SECONDS used to become 0: a progress line per
-# unit). Good values (info, 2, 0.5, unset) give no warning.
+# unit). Good values (info, 2, 0.5, unset) give no warning. OpenBLAS's
+# kernels (la_blas_setup): --version and run name them; on a CPU with AVX2
+# they are never the library's generic Prescott fallback (Debian 12's
+# OpenBLAS takes it on CPUs newer than itself, 5-8x slower GEMM), and an
+# OPENBLAS_CORETYPE the user set is kept.
 # Prints one PASS/FAIL line per check; exits 1 if any failed.
 # usage: sh tests/cli/test_env.sh BUILD_DIR
 BUILD=${1:?usage: test_env.sh BUILD_DIR}
@@ -58,5 +62,19 @@ VOXFIT_PROGRESS_SECONDS=0.5 x 1 run "$JOB" --force
 quiet_env VOXFIT_PROGRESS_SECONDS=0.5
 x 1 run "$JOB" --force
 quiet_env "no VOXFIT_ variables"
+has 'BLAS threads.*; OpenBLAS [A-Za-z0-9]* kernels'
+ok $? "run names the BLAS kernels"
+
+unset OPENBLAS_CORETYPE VOXFIT_BLAS_FALLBACK
+x 2 --version
+has '^OpenBLAS [A-Za-z0-9]* kernels'
+ok $? "--version names the BLAS kernels"
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+  ! has '^OpenBLAS Prescott kernels'
+  ok $? "a CPU with AVX2 and FMA gets more than OpenBLAS's generic Prescott kernels"
+  OPENBLAS_CORETYPE=Haswell x 2 --version
+  has '^OpenBLAS Haswell kernels$'
+  ok $? "OPENBLAS_CORETYPE=Haswell, set by the user, is kept"
+fi
 
 finish
