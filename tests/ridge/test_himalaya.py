@@ -15,9 +15,11 @@ the folds are uneven, as in sklearn's KFold) and 40 test stimuli, with a
 narrow variant (p = 30 < n) and a wide one (p = 300 > n). voxfit runs one
 job with the settings that match himalaya (kfold 5, no intercept, one
 lambda per voxel) over a sweep of score {r2, r} x standardize {none,
-zscore}; himalaya gets the raw arrays for `none` and arrays z-scored with
-the training statistics (sklearn's StandardScaler, as a user would) for
-`zscore`. Checked per voxel: the chosen lambda (identical, except voxels
+center, zscore}; himalaya gets the raw arrays for `none` and arrays centred
+or z-scored with the training statistics (sklearn's StandardScaler, as a
+user would) for the others. A second job takes a grid to 1e16, where the
+CV curves of signal-free voxels flatten to rounding and the two tie rules
+could part. Checked per voxel: the chosen lambda (identical, except voxels
 whose himalaya CV scores of the two lambdas lie within voxfit's tie band,
 which are counted, must be few, and must be explained by the tie rules),
 the CV score of the chosen lambda and of every lambda (cv_scores), and the
@@ -35,7 +37,6 @@ import tempfile
 import time
 
 import numpy as np
-import netCDF4
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
