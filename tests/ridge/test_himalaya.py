@@ -14,10 +14,11 @@ the file and line of each). The study is a planted model with 300 voxels
 the folds are uneven, as in sklearn's KFold) and 40 test stimuli, with a
 narrow variant (p = 30 < n) and a wide one (p = 300 > n). voxfit runs one
 job with the settings that match himalaya (kfold 5, no intercept, one
-lambda per voxel) over a sweep of score {r2, r} x standardize {none,
-center, zscore}; himalaya gets the raw arrays for `none` and arrays centred
-or z-scored with the training statistics (sklearn's StandardScaler, as a
-user would) for the others. A second job takes a grid to 1e16, where the
+lambda per voxel or one shared, as local_alpha) over a sweep of score
+{r2, r} x standardize {none, center, zscore} x lambda_per_voxel; himalaya
+gets the raw arrays for `none` and arrays centred or z-scored with the
+training statistics (sklearn's StandardScaler, as a user would) for the
+others. A second job takes a grid to 1e16, where the
 CV curves of signal-free voxels flatten to rounding and the two tie rules
 could part. Checked per voxel: the chosen lambda (identical, except voxels
 whose himalaya CV scores of the two lambdas lie within voxfit's tie band,
@@ -84,10 +85,10 @@ def correlation_score(y, pred):
 
 
 def himalaya_ridge_cv(X, Y, alphas, cv=5, score_func=l2_neg_loss,
-                      fit_intercept=False):
+                      fit_intercept=False, local_alpha=True):
     """What himalaya.ridge.RidgeCV(alphas, cv=cv, fit_intercept=...,
-    solver="svd", solver_params=dict(score_func=...)).fit(X, Y) computes
-    (local_alpha=True, conservative=False: the defaults). Returns the best
+    solver="svd", solver_params=dict(score_func=..., local_alpha=...)
+    ).fit(X, Y) computes (conservative=False, the default). Returns the best
     alphas, coef_, intercept_, cv_scores_ and the mean CV score of every
     alpha (n_alphas x n_targets, before the tie slope)."""
     X = np.asarray(X, dtype=float)
@@ -115,9 +116,12 @@ def himalaya_ridge_cv(X, Y, alphas, cv=5, score_func=l2_neg_loss,
         scores[j] = score_func(Yte, pred)  # (n_alphas, n_targets) per split
     mean = scores.mean(axis=0)             # plain mean over splits (float64)
     # ties: a slope of 1e-10 * ln(alpha) added before the argmax, so of two
-    # equal scores the larger alpha wins; argmax per target (local_alpha)
+    # equal scores the larger alpha wins
     sloped = mean + 1e-10 * np.log(alphas)[:, None]
-    best = np.argmax(sloped, axis=0)
+    if local_alpha:                        # argmax per target
+        best = np.argmax(sloped, axis=0)
+    else:                                  # one alpha: argmax of the mean over targets
+        best = np.full(Y.shape[1], np.argmax(sloped.mean(axis=1)))
     cols = np.arange(Y.shape[1])
     cv_scores = sloped[best, cols]         # cv_scores_ keeps the slope
     # refit on all samples with each target's alpha, same SVD filter
@@ -177,9 +181,11 @@ sweep:
   ridge.score: [r2, r]
   ridge.standardize: [{features: none, responses: none}, {features: center, responses: center},
                       {features: zscore, responses: zscore}]
+  ridge.lambda_per_voxel: [true, false]
 """
 # the sweep points in voxfit's order (first axis slowest)
-POINTS = [(score, std) for score in ("r2", "r") for std in ("none", "center", "zscore")]
+POINTS = [(score, std, lpv) for score in ("r2", "r") for std in ("none", "center", "zscore")
+          for lpv in (True, False)]
 # a grid reaching far beyond the spectrum, where the CV curves of the
 # signal-free voxels flatten to rounding: where the two tie rules can differ
 JOB_TIES = (JOB.replace("output: results.nc", "output: results-ties.nc")
@@ -188,7 +194,7 @@ JOB_TIES = (JOB.replace("output: results.nc", "output: results-ties.nc")
                      "{features: zscore, responses: zscore}\n  lambda")
             .replace("  save_cv_scores: true\n", "")
             .split("sweep:")[0] + "sweep:\n  ridge.score: [r2, r]\n")
-POINTS_TIES = [(score, "zscore") for score in ("r2", "r")]
+POINTS_TIES = [(score, "zscore", True) for score in ("r2", "r")]
 SCORE_FUNC = {"r2": r2_score, "r": correlation_score}
 
 
@@ -206,7 +212,7 @@ def run_voxfit(voxfit, d, job, name):
     return p.returncode, p.stdout
 
 
-def compare(check, res, data, lam, w, v, score, std, info):
+def compare(check, res, data, lam, w, v, score, std, lpv, info):
     """One sweep point and variant: voxfit against the himalaya rendering."""
     X, Y, split = data["X"], data["Y"], data["split"]
     trn, tst = split == 0, split == 1
@@ -219,11 +225,12 @@ def compare(check, res, data, lam, w, v, score, std, info):
         Ytr_g, Yte_g = ys.transform(Ytr[:, good]), ys.transform(Yte[:, good])
     else:
         Ytr_g, Yte_g = Ytr[:, good], Yte[:, good]
-    h = himalaya_ridge_cv(Xtr, Ytr_g, lam, cv=FOLDS, score_func=SCORE_FUNC[score])
+    h = himalaya_ridge_cv(Xtr, Ytr_g, lam, cv=FOLDS, score_func=SCORE_FUNC[score],
+                          local_alpha=lpv)
     pred = himalaya_predict(h, Xte)
     h_r, h_r2 = correlation_score(Yte_g, pred), r2_score(Yte_g, pred)
 
-    tag = f"{data['var']} score={score} standardize={std}"
+    tag = f"{data['var']} score={score} standardize={std}" + ("" if lpv else " shared lambda")
     got_l = res["best_lambda"][w, v, good]
     got_i = np.array([int(np.argmin(np.abs(np.log(lam / x)))) for x in got_l])
     check(f"{tag}: the constant voxel is masked (NaN), himalaya would fit it",
@@ -232,7 +239,9 @@ def compare(check, res, data, lam, w, v, score, std, info):
     # lambda: identical, or a tie by voxfit's rule, which himalaya's slope
     # of 1e-10 ln(alpha) breaks the other way only within that band
     cols = np.flatnonzero(got_i != h["best"])
-    mean = h["mean"]
+    # the curve each choice is made on: the voxel's, or the mean over voxels
+    mean = h["mean"] if lpv else np.repeat(h["mean"].mean(axis=1)[:, None],
+                                           h["mean"].shape[1], axis=1)
     ties, unexplained = [], []
     for c in cols:
         a, b = got_i[c], h["best"][c]
@@ -253,8 +262,8 @@ def compare(check, res, data, lam, w, v, score, std, info):
     # cv_scores is stored as float: its rounding is relative
     d_all = np.nan
     if "cv_scores" in res:
-        d_all = np.max(np.abs(res["cv_scores"][w, v, good, :].astype(float) - mean.T) /
-                       np.maximum(1.0, np.abs(mean.T)))
+        d_all = np.max(np.abs(res["cv_scores"][w, v, good, :].astype(float) - h["mean"].T) /
+                       np.maximum(1.0, np.abs(h["mean"].T)))
         check(f"{tag}: max |cv_scores - himalaya mean CV score| / max(1, |score|) over "
               f"all lambdas = {d_all:.1e} (a float variable)", d_all <= TOL)
     same = got_i == h["best"]
@@ -321,7 +330,8 @@ def main():
         labels = tr.names(res["sweep_label"])
         check(f"sweep points {labels}", len(labels) == len(POINTS) and all(
             f"ridge.score={s}" in lab and f"features:{std}" in lab
-            for lab, (s, std) in zip(labels, POINTS)))
+            and f"lambda_per_voxel={str(lpv).lower()}" in lab
+            for lab, (s, std, lpv) in zip(labels, POINTS)))
         lam = np.asarray(res["lambda"], dtype=float)
         check("lambda grid is numpy.logspace(-2, 6, 17)",
               np.allclose(lam, np.logspace(-2, 6, 17), rtol=1e-14, atol=0))
@@ -331,8 +341,10 @@ def main():
             data["var"] = var
             check(f"{var}: voxel axis is the file's voxels in order",
                   np.array_equal(res["voxel_index"], np.arange(V)))
-            for w, (score, std) in enumerate(POINTS):
-                Xtr, Ytr, h = compare(check, res, data, lam, w, v, score, std, info)
+            for w, (score, std, lpv) in enumerate(POINTS):
+                Xtr, Ytr, h = compare(check, res, data, lam, w, v, score, std, lpv, info)
+                if not lpv:
+                    continue
                 if first:
                     self_check(check, Xtr, Ytr, lam, h)
                     first = False
@@ -347,8 +359,8 @@ def main():
             for v, var in enumerate(("narrow", "wide")):
                 data = tr.read_inputs(f"{d}/features.nc", var, f"{d}/sub-01.nc")
                 data["var"] = var + " (grid to 1e16)"
-                for w, (score, std) in enumerate(POINTS_TIES):
-                    compare(check, res, data, lam, w, v, score, std, info)
+                for w, (score, std, lpv) in enumerate(POINTS_TIES):
+                    compare(check, res, data, lam, w, v, score, std, lpv, info)
     finally:
         if keep or check.n_fail:
             print(f"files kept in {d}")
