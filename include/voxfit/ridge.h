@@ -84,7 +84,11 @@ typedef struct {
   ridge_cv_method cv_method;
   long pred_block;       /* a dense grid's CV predictions per product, in
                             elements (lambdas x held-out rows x voxels);
-                            0 = default (4M: 32 MiB in double) */
+                            0 = default (4M: 32 MiB in double); with
+                            bands, the bands' basis predictions per product */
+  int no_bands;          /* 1: a dense grid's CV folds form every lambda's
+                            own predictions, not through the bands of
+                            their spectrum (tests and benchmarks) */
 } ridge_opts;
 
 typedef struct {     /* arrays sized by the caller; NULL = not wanted */
@@ -101,6 +105,9 @@ typedef struct {     /* arrays sized by the caller; NULL = not wanted */
   double seconds[4];   /* set by the single-rank fits: wall time by phase
                           (ridge_phase), to tell where a fit's time goes;
                           meaningful when the fit returned VF_OK */
+  int banded;          /* set by the single-rank fits: how many CV folds
+                          formed their predictions through the bands of
+                          their spectrum (a dense grid's, when it pays) */
 } ridge_result;
 
 /* The phases of ridge_result.seconds. Their sum is most of the fit; the

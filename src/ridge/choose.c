@@ -136,6 +136,88 @@ vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, 
   return st;
 }
 
+void ridge_bands_free(ridge_bands *B) {
+  if (!B) return;
+  vf_free(&B->start), vf_free(&B->uoff), vf_free(&B->woff), vf_free(&B->A), vf_free(&B->W);
+  B->nband = B->Q = 0;
+}
+
+/* The combination's GEMM is thin (m columns, Q deep) and runs at a
+ * fraction of the basis products' rate: its flops count this much more. */
+#define COMBINE_WEIGHT 2.0
+
+double ridge_bands_cost(const ridge_bands *B, long nev, int m) {
+  double basis = 0;
+  for (int b = 0; b < B->nband; b++)
+    basis += (double)(B->uoff[b + 1] - B->uoff[b]) * (B->start[b + 1] - B->start[b]);
+  return 2.0 * nev * basis + COMBINE_WEIGHT * 2.0 * m * B->Q * nev;
+}
+
+/* The low-rank basis of the filters over components [i0, i0 + len). */
+static vf_status band_basis(const double *s, long i0, long len, const double *lam, int m,
+                            double tol, int *q, double **Ab, double **Vt) {
+  double *G = NULL;
+  VF_CALL(vf_calloc((size_t)m * len, sizeof(double), "band filter matrix", &G));
+  for (long i = 0; i < len; i++)
+    for (int j = 0; j < m; j++) G[i * m + j] = s[i0 + i] / (s[i0 + i] * s[i0 + i] + lam[j]);
+  vf_status st = ridge_matrix_basis(G, len, m, tol, q, Ab, Vt);
+  vf_free(&G);
+  return st;
+}
+
+/* The bands of one width. */
+static vf_status bands_of_width(const double *s, long r, const double *lam, int m,
+                                double tol, long width, ridge_bands *B) {
+  vf_status st = VF_OK;
+  int nb = (int)((r + width - 1) / width);
+  double *Ab = NULL, *Vt = NULL;
+  memset(B, 0, sizeof *B);
+  VF_TRY(vf_calloc((size_t)nb + 1, sizeof(long), "bands", &B->start));
+  VF_TRY(vf_calloc((size_t)nb + 1, sizeof(int), "bands", &B->uoff));
+  VF_TRY(vf_calloc((size_t)nb, sizeof(long), "bands", &B->woff));
+  VF_TRY(vf_calloc((size_t)m * m * nb, sizeof(double), "band coefficients", &B->A));
+  VF_TRY(vf_calloc((size_t)m * r, sizeof(double), "band basis", &B->W));
+  B->nband = nb;
+  long wlen = 0;
+  for (int b = 0; b < nb; b++) {
+    long i0 = b * width, len = i0 + width <= r ? width : r - i0;
+    int q;
+    B->start[b] = i0, B->woff[b] = wlen;
+    VF_TRY(band_basis(s, i0, len, lam, m, tol, &q, &Ab, &Vt));
+    for (int j = 0; j < m; j++) /* A's columns are m nb wide until packed */
+      for (int t = 0; t < q; t++) B->A[(size_t)j * m * nb + B->uoff[b] + t] = Ab[j * q + t];
+    for (int t = 0; t < q; t++)
+      for (long i = 0; i < len; i++) B->W[wlen + t * len + i] = Vt[i * q + t];
+    wlen += (long)q * len;
+    B->uoff[b + 1] = B->uoff[b] + q;
+    vf_free(&Ab), vf_free(&Vt);
+  }
+  B->start[nb] = r, B->Q = B->uoff[nb];
+  for (int j = 0; j < m; j++) /* pack A to m x Q */
+    memmove(B->A + (size_t)j * B->Q, B->A + (size_t)j * m * nb, sizeof(double) * B->Q);
+fail:
+  vf_free(&Ab), vf_free(&Vt);
+  if (st) ridge_bands_free(B);
+  return st;
+}
+
+vf_status ridge_bands_make(const double *s, long r, const double *lam, int m, double tol,
+                           long nev, ridge_bands *B) {
+  static const long widths[] = {64, 128, 256, 512};
+  memset(B, 0, sizeof *B);
+  for (size_t w = 0; w < sizeof widths / sizeof *widths && r >= 2 * widths[w]; w++) {
+    ridge_bands T;
+    VF_CALL(bands_of_width(s, r, lam, m, tol, widths[w], &T));
+    if (B->nband && ridge_bands_cost(&T, nev, m) >= ridge_bands_cost(B, nev, m)) {
+      ridge_bands_free(&T);
+      continue;
+    }
+    ridge_bands_free(B);
+    *B = T;
+  }
+  return VF_OK;
+}
+
 void ridge_lap(double *secs, ridge_phase phase, double *t) {
   double now = vf_now();
   if (secs) secs[phase] += now - *t;

@@ -26,6 +26,36 @@ vf_status ridge_filter_basis(const double *s, long r, const double *lam, int m, 
 vf_status ridge_matrix_basis(double *G, long r, int m, double tol, int *q, double **A,
                              double **Vt);
 
+/* The spectrum cut into bands of contiguous components, each band with
+ * its own low-rank filter basis (ridge_matrix_basis of the band's
+ * columns): over a band's narrow range of s the filters of a dense grid
+ * have far lower numerical rank than over the whole spectrum (about 10 of
+ * 20 on 250 components). Band b holds components [start[b], start[b+1])
+ * and basis vectors u = uoff[b] .. uoff[b+1] - 1 (Q in all); vector t of
+ * band b is W + woff[b] + t len_b, len_b = start[b+1] - start[b]; lambda
+ * j's filter on the band is sum_t A[j Q + uoff[b] + t] (vector t). */
+typedef struct {
+  int nband, Q;
+  long *start; /* nband + 1 */
+  int *uoff;   /* nband + 1 */
+  long *woff;  /* nband */
+  double *A;   /* m x Q */
+  double *W;   /* sum over bands of q_b len_b */
+} ridge_bands;
+
+/* The bands of width 64, 128, 256 or 512 (at least two of them) whose
+ * basis predictions and their combination into every lambda's prediction
+ * cost the fewest flops per voxel over nev held-out rows: *B (nband 0
+ * when r is too small for two bands of 64). tol as in
+ * ridge_matrix_basis, per band. */
+vf_status ridge_bands_make(const double *s, long r, const double *lam, int m, double tol,
+                           long nev, ridge_bands *B);
+void ridge_bands_free(ridge_bands *B);
+/* Per voxel: 2 nev sum_b q_b len_b flops for the basis predictions and
+ * 2 m Q nev for their combination, the latter weighted (its GEMM is
+ * thin). */
+double ridge_bands_cost(const ridge_bands *B, long nev, int m);
+
 /* Whether a fold of nf training rows and rank r, with nb basis rows (q
  * basis predictions of each held-out row), scores v voxels in fewer
  * flops through its kernel K = XVB U^T (nb x nf), formed once, than

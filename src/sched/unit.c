@@ -264,7 +264,7 @@ ridge_opts unit_opts(const cfg_ridge *rg) {
                                                    : RIDGE_SOLVER_AUTO,
                   rg->cv_method == CFG_CVM_PER_FOLD   ? RIDGE_CV_PER_FOLD
                   : rg->cv_method == CFG_CVM_HELD_OUT ? RIDGE_CV_HELD_OUT
-                                                      : RIDGE_CV_AUTO, 0};
+                                                      : RIDGE_CV_AUTO, 0, 0};
   return o;
 }
 
@@ -509,7 +509,7 @@ static vf_status fit(const sched_plan *p, const cache_entry *e, unit_data *d,
   if (p->job->stats.permutations > 0 || out->pred)
     VF_TRY(vf_calloc((size_t)d->nv * d->nte + 1, sizeof(double), "test predictions", &pred));
   ridge_result res = {out->best_lambda, out->cv_best, out->test_r, out->test_r2,
-                      curves, W, 0, pred, 0, {0}};
+                      curves, W, 0, pred, 0, {0}, 0};
   VF_TRY(fit_model(e, d, rg, &res));
   vf_log(VF_LOG_DEBUG, "fit of %ld voxels: kernels %.3f s, CV products %.3f s, scoring %.3f s, "
          "refit %.3f s", d->nv, res.seconds[RIDGE_T_FACTOR], res.seconds[RIDGE_T_PRODUCTS],

@@ -84,7 +84,7 @@ static void check_one_per_product(const double *Xtr, long ntr, long p, const dou
   ridge_opts o1 = *o;
   o1.pred_block = 1;
   double *b = calloc((size_t)(m + 3) * v, sizeof(double));
-  ridge_result r1 = {b, NULL, b + v, b + 2 * v, b + 3 * v, NULL, 0, NULL, 0, {0}};
+  ridge_result r1 = {b, NULL, b + v, b + 2 * v, b + 3 * v, NULL, 0, NULL, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o1, &r1));
   double err = 0;
   for (long i = 0; i < (long)m * v; i++) err = fmax(err, fabs(r1.cv_scores[i] - res->cv_scores[i]));
@@ -117,7 +117,7 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   TU_OK(ridge_folds_kfold(ntr, k, fold));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver, cvm, 0};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver, cvm, 0, 0};
   ridge_result res = {0};
   double *cvs = calloc(6 * v, sizeof(double)), *W = calloc(p * v, sizeof(double));
   res.best_lambda = calloc(v, sizeof(double));
@@ -243,9 +243,9 @@ static void check_delayed_fit(void) {
   TU_OK(ridge_folds_runs(ntr, run, fold, &k));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[4] = {0.1, 1, 10, 100}, bl[4], r[4], r2[4], W[9 * 4], Wd[9 * 4];
-  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0};
+  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0};
   double *pred = malloc(sizeof(double) * nte * v), *XW = malloc(sizeof(double) * nte * v);
-  ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred, 0, {0}};
+  ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, pd, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
   /* the test predictions returned are X_test W (what the permutation tests reuse) */
   la_dgemm('N', 'N', nte, v, pd, 1, Xte, nte, W, pd, 0, XW, nte);
@@ -276,8 +276,8 @@ static void check_masked(void) {
   ridge_folds_kfold(ntr, 5, fold);
   ridge_folds_order(ntr, fold, 5, order, start);
   double lams[3] = {0.1, 1, 10}, bl[4], r[4], r2[4];
-  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0};
-  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL, 0, {0}};
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0};
+  ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, valid, &o, &res));
   TU_CHECK(res.n_masked == 1 && isnan(r[1]) && isnan(bl[1]), "masked voxel not masked");
   TU_CHECK(isfinite(r[0]) && isfinite(r[2]) && isfinite(r[3]), "NaN voxel polluted others");
@@ -375,15 +375,15 @@ static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_meth
   ridge_folds_kfold(ntr, k, fold);
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {0.01, 1, 10, 100, 1e4, 1e8};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0, 0};
   double *a = calloc(4 * v, 8), *b = calloc(4 * v, 8), *c = calloc(4 * v, 8);
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, 0, {0}};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
   ridge_model_d *M = NULL, *M2 = NULL;
   TU_OK(ridge_model_create_d(Xtr, ntr, p, start, k, Xte, nte, &o, &M));
   long h = v / 3; /* two blocks of voxels, fitted separately */
-  ridge_result rb1 = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0, {0}};
-  ridge_result rb2 = {b + h, b + v + h, b + 2 * v + h, b + 3 * v + h, NULL, NULL, 0, NULL, 0, {0}};
+  ridge_result rb1 = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0, {0}, 0};
+  ridge_result rb2 = {b + h, b + v + h, b + 2 * v + h, b + 3 * v + h, NULL, NULL, 0, NULL, 0, {0}, 0};
   TU_OK(ridge_model_fit_d(M, Ytr, h, Yte, NULL, &o, &rb1));
   TU_CHECK(rb1.held_out == ra.held_out && ra.held_out == (cvm == RIDGE_CV_HELD_OUT),
            "model held_out %d, streaming %d", rb1.held_out, ra.held_out);
@@ -400,8 +400,8 @@ static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_meth
   TU_CHECK(mb.n + cterms >= ridge_model_bytes_d(M), "serialised %zu bytes (+ %zu) < %zu", mb.n,
            cterms, ridge_model_bytes_d(M));
   TU_OK(ridge_model_read_d(mb_get, &mb, &M2));
-  ridge_result rc = {c, c + v, c + 2 * v, c + 3 * v, NULL, NULL, 0, NULL, 0, {0}};
-  ridge_result rd = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0, {0}};
+  ridge_result rc = {c, c + v, c + 2 * v, c + 3 * v, NULL, NULL, 0, NULL, 0, {0}, 0};
+  ridge_result rd = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, 0, {0}, 0};
   double t0 = vf_now();
   TU_OK(ridge_model_fit_d(M, Ytr, v, Yte, NULL, &o, &rd));
   check_phases(&rd, vf_now() - t0, 0); /* the model was factorised when made */
@@ -438,9 +438,9 @@ static void check_heldout_fallback(void) {
   long ntr = 60, nte = 10, p = 50, v = 4;
   long start[4] = {0, 20, 40, 60};
   double lams[3] = {1e-12, 1, 100}, a[4 * 4], b[4 * 4];
-  ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0};
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1, {0}};
-  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1, {0}};
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0, 0};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1, {0}, 0};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1, {0}, 0};
   double *Xtr, *Xte, *Ytr, *Yte;
   split_problem(ntr, nte, p, v, 5, &Xtr, &Xte, &Ytr, &Yte);
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, NULL, &o, &ra));
@@ -461,9 +461,9 @@ static void check_heldout_shared(void) {
   split_problem(ntr, nte, p, v, 8, &Xtr, &Xte, &Ytr, &Yte);
   long start[6] = {0, 12, 24, 36, 48, 60};
   double lams[5] = {0.1, 1, 10, 100, 1e3}, a[4 * 7], b[4 * 7], W[12 * 7], Wd[12 * 7];
-  ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0};
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, W, 0, NULL, -1, {0}};
-  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, Wd, 0, NULL, -1, {0}};
+  ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0, 0};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, W, 0, NULL, -1, {0}, 0};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, Wd, 0, NULL, -1, {0}, 0};
   double t0 = vf_now();
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, NULL, &o, &ra));
   check_phases(&ra, vf_now() - t0, 1); /* the refit after the held-out scores */
@@ -501,8 +501,8 @@ static void check_single_conditioned(void) {
   long start[5] = {0, 60, 120, 180, 240};
   double *Xtr, *Xte, *Ytr, *Yte;
   split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
-  ridge_opts o = {lams, 5, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_SVD, RIDGE_CV_PER_FOLD, 0};
-  ridge_result rdbl = {d4, d4 + v, d4 + 2 * v, d4 + 3 * v, NULL, NULL, 0, NULL, -1, {0}};
+  ridge_opts o = {lams, 5, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_SVD, RIDGE_CV_PER_FOLD, 0, 0};
+  ridge_result rdbl = {d4, d4 + v, d4 + 2 * v, d4 + 3 * v, NULL, NULL, 0, NULL, -1, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 4, Xte, nte, Yte, NULL, &o, &rdbl));
   TU_CHECK(d4[0] <= 1e-4 && rd[0] > 0.99, "the problem should favour small lambdas "
            "(lambda %g, r %.4f)", d4[0], rd[0]);
@@ -511,7 +511,7 @@ static void check_single_conditioned(void) {
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
   for (int i = 0; i < 3; i++) {
     o.solver = solvers[i];
-    ridge_result rsgl = {s4, s4 + v, s4 + 2 * v, s4 + 3 * v, NULL, NULL, 0, NULL, -1, {0}};
+    ridge_result rsgl = {s4, s4 + v, s4 + 2 * v, s4 + 3 * v, NULL, NULL, 0, NULL, -1, {0}, 0};
     TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, 4, f[1], nte, f[3], NULL, &o, &rsgl));
     double d = 0;
     for (long k = 0; k < v; k++) d = fmax(d, fabs(s4[2 * v + k] - rd[k]));
@@ -556,12 +556,12 @@ static void check_refit_groups(void) {
   ridge_folds_kfold(ntr, 3, fold);
   ridge_folds_order(ntr, fold, 3, order, start);
   double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0};
   unsigned char valid[120];
   for (long c = 0; c < v; c++) valid[c] = c % 17 != 5;
   double *a = calloc(4 * v + p * v, 8), *b = calloc(4 * v + nte * v, 8);
-  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, a + 4 * v, 0, NULL, 0, {0}};
-  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, b + 4 * v, 0, {0}};
+  ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, a + 4 * v, 0, NULL, 0, {0}, 0};
+  ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, b + 4 * v, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, valid, &o, &ra));
   double t0 = vf_now();
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 3, Xte, nte, Yte, valid, &o, &rb));
@@ -671,8 +671,8 @@ static void check_flat_fold(ridge_cv_method cvm, ridge_score kind) {
   for (long i = start[1]; i < start[2]; i++) Ytr[1 * NTR + i] = 0.1;
   for (long i = 0; i < NTE; i++) Yte[2 * NTE + i] = 0.1;
   double lams[4] = {0.1, 1, 10, 100}, cv[4 * V], bl[V] = {0}, r[V], r2[V];
-  ridge_opts o = {lams, 4, kind, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0};
-  ridge_result res = {bl, NULL, r, r2, cv, NULL, 0, NULL, 0, {0}};
+  ridge_opts o = {lams, 4, kind, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0, 0};
+  ridge_result res = {bl, NULL, r, r2, cv, NULL, 0, NULL, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, NTR, P, Ytr, V, start, K, Xte, NTE, Yte, NULL, &o, &res));
   double worst = 0, W[P * V], pred[NTR];
   long rows[NTR];
@@ -699,6 +699,116 @@ static void check_flat_fold(ridge_cv_method cvm, ridge_score kind) {
   free(Xtr), free(Xte), free(Ytr), free(Yte);
 }
 
+/* The largest |CV score - the direct solve's Pearson r| / k over every
+ * fold, lambda and voxel (cvs: m x v, the fit's fold means). */
+static double cv_vs_direct(const double *Xtr, long ntr, long p, const double *Ytr, long v,
+                           const int *fold, const long *start, int k, const double *lams,
+                           int m, const double *cvs) {
+  double *left = malloc(sizeof(double) * m * v), *Wd = malloc(sizeof(double) * p * v);
+  long *rows = malloc(sizeof(long) * ntr);
+  memcpy(left, cvs, sizeof(double) * m * v);
+  for (int f = 0; f < k; f++) {
+    long nr = 0, nva = start[f + 1] - start[f];
+    for (long i = 0; i < ntr; i++)
+      if (fold[i] != f) rows[nr++] = i;
+    for (int j = 0; j < m; j++) {
+      TU_CHECK(direct_solve(Xtr, ntr, Ytr, ntr, rows, nr, p, v, lams[j], Wd) == 0, "chol");
+      for (long c = 0; c < v; c++) {
+        double pred[nva];
+        for (long i = 0; i < nva; i++) {
+          double s = 0;
+          for (long q = 0; q < p; q++) s += Xtr[q * ntr + start[f] + i] * Wd[c * p + q];
+          pred[i] = s;
+        }
+        left[c * m + j] -= ridge_pearson(pred, Ytr + c * ntr + start[f], nva) / k;
+      }
+    }
+  }
+  double worst = 0;
+  for (long i = 0; i < (long)m * v; i++) worst = fmax(worst, fabs(left[i]));
+  free(left), free(Wd), free(rows);
+  return worst;
+}
+
+/* A fit whose results go to one buffer: best lambda, CV best, test r,
+ * test R^2 (4 v) and the CV scores (m v). */
+static ridge_result result_in(double *b, long v) {
+  ridge_result r = {b, b + v, b + 2 * v, b + 3 * v, b + 4 * v, NULL, 0, NULL, 0, {0}, 0};
+  return r;
+}
+
+static double max_diff(const double *a, const double *b, long n) {
+  double d = 0;
+  for (long i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
+  return d;
+}
+
+/* A dense grid on folds of rank 512 scores through the bands of the
+ * spectrum (ridge_bands): every CV score against the direct solve, the
+ * same results as every lambda's own predictions (no_bands), in products
+ * of one voxel and in uneven voxel blocks, through a model and its
+ * serialised copy, and in single precision. */
+static void check_bands(void) {
+  long ntr = 900, nte = 50, p = 512, v = 40, m = 20;
+  int k = 3, fold[900];
+  long start[4], order[900];
+  double *Xtr, *Xte, *Ytr, *Yte, lams[20];
+  for (int j = 0; j < m; j++) lams[j] = pow(10.0, -2 + 8.0 * j / (m - 1));
+  split_problem(ntr, nte, p, v, 2026, &Xtr, &Xte, &Ytr, &Yte);
+  for (long j = 0; j < p; j++) { /* a spectrum over 1e8: the filters have full rank */
+    double s = pow(10.0, -4.0 * j / p);
+    for (long i = 0; i < ntr; i++) Xtr[j * ntr + i] *= s;
+    for (long i = 0; i < nte; i++) Xte[j * nte + i] *= s;
+  }
+  TU_OK(ridge_folds_kfold(ntr, k, fold));
+  ridge_folds_order(ntr, fold, k, order, start);
+  ridge_opts o = {lams, (int)m, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0};
+  long len = (4 + m) * v;
+  double *a = calloc(len, 8), *b = calloc(len, 8);
+  ridge_result ra = result_in(a, v), rb = result_in(b, v);
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
+  TU_CHECK(ra.banded == k, "%d of %d folds scored through bands", ra.banded, k);
+  double err = cv_vs_direct(Xtr, ntr, p, Ytr, v, fold, start, k, lams, (int)m, ra.cv_scores);
+  TU_CHECK(err < 1e-10, "banded CV scores differ from the direct solve by %.3g", err);
+  ridge_opts on = o;
+  on.no_bands = 1;
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &on, &rb));
+  TU_CHECK(rb.banded == 0, "no_bands: %d folds banded", rb.banded);
+  TU_CHECK(same(a, b, v) && max_diff(a, b, len) < 1e-12,
+           "bands change the results by %.3g (or a chosen lambda)", max_diff(a, b, len));
+  ridge_opts small = o; /* one voxel per product, blocks of 7 */
+  small.pred_block = 1, small.vox_block = 7;
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &small, &rb));
+  TU_CHECK(rb.banded == k && same(a, b, v) && max_diff(a, b, len) < 1e-12,
+           "banded products of one voxel in blocks of 7 differ by %.3g", max_diff(a, b, len));
+  ridge_model_d *M = NULL, *M2 = NULL;
+  membuf mb = {0};
+  TU_OK(ridge_model_create_d(Xtr, ntr, p, start, k, Xte, nte, &o, &M));
+  TU_OK(ridge_model_fit_d(M, Ytr, v, Yte, NULL, &o, &rb));
+  TU_CHECK(rb.banded == k && same(a, b, len), "model: %d folds banded, same results %d",
+           rb.banded, same(a, b, len));
+  TU_OK(ridge_model_write_d(M, mb_put, &mb));
+  TU_OK(ridge_model_create_d(Xtr, ntr, p, start, k, Xte, nte, &on, &M2));
+  size_t held = ridge_model_bytes_d(M), unbanded = ridge_model_bytes_d(M2);
+  ridge_model_destroy_d(&M2);
+  TU_CHECK(held + 4096 >= mb.n && held < unbanded, "a banded model holds %zu bytes, serialised "
+           "%zu, %zu without bands", held, mb.n, unbanded);
+  TU_OK(ridge_model_read_d(mb_get, &mb, &M2));
+  memset(b, 0, 8 * len);
+  if (M2) TU_OK(ridge_model_fit_d(M2, Ytr, v, Yte, NULL, &o, &rb));
+  TU_CHECK(rb.banded == k && same(a, b, len), "model read back: %d folds banded, same %d",
+           rb.banded, same(a, b, len));
+  float *f[4];
+  to_float(Xtr, Xte, Ytr, Yte, ntr, nte, p, v, f);
+  TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, k, f[1], nte, f[3], NULL, &o, &rb));
+  TU_CHECK(rb.banded == k && max_diff(a + 2 * v, b + 2 * v, v) < 1e-3,
+           "single precision: %d folds banded, test r off by %.3g", rb.banded,
+           max_diff(a + 2 * v, b + 2 * v, v));
+  ridge_model_destroy_d(&M), ridge_model_destroy_d(&M2);
+  for (int i = 0; i < 4; i++) free(f[i]);
+  free(mb.b), free(a), free(b), free(Xtr), free(Xte), free(Ytr), free(Yte);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
@@ -717,6 +827,7 @@ int main(int argc, char **argv) {
     check_flat_fold(methods[m], RIDGE_SCORE_R2);
   }
   check_kernel_path();
+  check_bands();
   check_refit_groups();
   check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */
   check_fit(240, 40, 60, 8, 4, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO);  /* few long ones */

@@ -80,7 +80,7 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc, int nb) {
   unsigned char *valid = calloc(v, 1);
   for (long j = 0; j < v; j++) valid[j] = !(c->mask && j == 2);
   ridge_opts o = {lambdas, 10, c->r2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R, !c->shared, 0,
-                  RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0};
+                  RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0};
   /* the single-rank reference, on contiguous train/test copies */
   double *Xtr = malloc(sizeof(double) * ntr * p), *Xte = malloc(sizeof(double) * nte * p);
   double *Ytr = malloc(sizeof(double) * ntr * v), *Yte = malloc(sizeof(double) * nte * v);
@@ -92,7 +92,7 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc, int nb) {
   for (int i = 0; i < 4; i++) ref[i] = calloc(v, sizeof(double)), got[i] = calloc(v, sizeof(double));
   double *rcv = calloc(10 * v, sizeof(double)), *gcv = calloc(10 * v, sizeof(double));
   double *rW = calloc(p * v, sizeof(double)), *rP = calloc(nte * v, sizeof(double));
-  ridge_result rr = {ref[0], ref[1], ref[2], ref[3], rcv, rW, 0, rP, 0, {0}};
+  ridge_result rr = {ref[0], ref[1], ref[2], ref[3], rcv, rW, 0, rP, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, c->k, Xte, nte, Yte, valid, &o, &rr));
   /* the team */
   la_grid g;
