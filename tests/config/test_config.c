@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "testutil.h"
+#include "voxfit/linalg.h"
 
 /* A minimal valid job; HEAD is lines 1-6, MINI adds ridge on lines 7-8, so
  * text appended to MINI starts on line 9 (inside ridge when indented). */
@@ -445,6 +446,7 @@ static void test_stats(void) {
 }
 
 int main(int argc, char **argv) {
+  la_blas_setup(argv); /* the kernels voxfit runs */
   MPI_Init(&argc, &argv);
   test_stats();
   test_demo();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "voxfit/linalg.h"
 #include "voxfit/io.h"
 
 static int rank_;
@@ -646,6 +647,7 @@ static void cleanup(void) {
 }
 
 int main(int argc, char **argv) {
+  la_blas_setup(argv); /* the kernels voxfit runs */
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   if (rank_ == 0) {

@@ -810,6 +810,7 @@ static void check_bands(void) {
 }
 
 int main(int argc, char **argv) {
+  la_blas_setup(argv); /* the kernels voxfit runs */
   MPI_Init(&argc, &argv);
   ridge_solver solvers[3] = {RIDGE_SOLVER_AUTO, RIDGE_SOLVER_SVD, RIDGE_SOLVER_EIGEN};
   ridge_cv_method methods[2] = {RIDGE_CV_PER_FOLD, RIDGE_CV_HELD_OUT};

@@ -150,6 +150,7 @@ static const tcase cases[] = {
 static const int blocks[] = {8, 64};
 
 int main(int argc, char **argv) {
+  la_blas_setup(argv); /* the kernels voxfit runs */
   MPI_Init(&argc, &argv);
   int size;
   MPI_Comm_size(MPI_COMM_WORLD, &size);

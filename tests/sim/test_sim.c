@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "voxfit/linalg.h"
 #include "voxfit/io.h"
 #include "voxfit/sim.h"
 
@@ -661,6 +662,7 @@ static void remove_tree(void) {
 }
 
 int main(int argc, char **argv) {
+  la_blas_setup(argv); /* the kernels voxfit runs */
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);

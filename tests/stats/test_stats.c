@@ -7,6 +7,7 @@
  * stats.block_length against the test count (stats_perm_check).
  * (tests/stats/test_group.py compares the tests with scipy on study data.) */
 #include "testutil.h"
+#include "voxfit/linalg.h"
 #include "voxfit/stats.h"
 
 static void check_ceilings(void) {
@@ -149,6 +150,7 @@ static void check_perm_check(void) {
 }
 
 int main(int argc, char **argv) {
+  la_blas_setup(argv); /* the kernels voxfit runs */
   MPI_Init(&argc, &argv);
   check_ceilings();
   check_ttest();
