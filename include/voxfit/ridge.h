@@ -14,7 +14,10 @@
 #include "voxfit/linalg.h"
 #include "voxfit/util.h"
 
-typedef enum { RIDGE_SCORE_R, RIDGE_SCORE_R2 } ridge_score;
+/* The CV criterion: Pearson r, R^2 with the fold's own mean, or minus the
+ * mean squared error of the held-out rows (himalaya's l2_neg_loss); all
+ * three are larger for better predictions. */
+typedef enum { RIDGE_SCORE_R, RIDGE_SCORE_R2, RIDGE_SCORE_NEG_MSE } ridge_score;
 typedef enum { RIDGE_STD_NONE, RIDGE_STD_CENTER, RIDGE_STD_ZSCORE } ridge_std;
 /* Per-fold factorisation: auto = SVD when the fold has at least as many
  * rows as features, eigendecomposition of the kernel X X^T otherwise. */
@@ -63,8 +66,8 @@ vf_status ridge_delay(const double *X, long n, long p, const int *run,
 /* ---- scores --------------------------------------------------------- */
 /* Whether n values of mean my and centred sum of squares syy are
  * constant to rounding (syy <= n ((64 + n) eps my)^2, the rounding of a
- * summed mean): r and R^2 against them are undefined, and every score of
- * voxfit's is then 0. */
+ * summed mean): r and R^2 against them are undefined, and voxfit scores
+ * them 0; minus the MSE is defined there and computed as anywhere. */
 int ridge_flat(double syy, double my, long n);
 
 /* Pearson r of a and b, and R^2 of pred against y (with y's own mean);

@@ -66,13 +66,16 @@ int ridge_flat(double syy, double my, long n) {
   return !(syy > (double)n * tol * tol);
 }
 
+/* The sum of squared residuals is syy - 2 cov + var + n (my - mp)^2.
+ * Minus the MSE needs no variance of y, so flat responses score as any
+ * (himalaya's l2_neg_loss does the same); the sum is kept >= 0 against
+ * rounding. */
 double ridge_score_of(double cov, double var, double mp, double my, double syy, long n,
                       ridge_score kind) {
+  double res = syy - 2 * cov + var + n * (my - mp) * (my - mp);
+  if (kind == RIDGE_SCORE_NEG_MSE) return -fmax(res, 0.0) / (double)n;
   if (ridge_flat(syy, my, n)) return 0.0;
-  if (kind == RIDGE_SCORE_R2) {
-    double res = syy - 2 * cov + var + n * (my - mp) * (my - mp);
-    return 1.0 - res / syy;
-  }
+  if (kind == RIDGE_SCORE_R2) return 1.0 - res / syy;
   return var > 0 ? cov / sqrt(var * syy) : 0.0;
 }
 

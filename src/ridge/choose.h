@@ -75,8 +75,8 @@ void ridge_basis_scores(const double *A, int q, int m, const double *G, long ldg
 
 /* A prediction's score against held-out responses (n rows, mean my,
  * centred sum of squares syy) from its centred products: cov with the
- * responses, var with itself, and its mean mp; 0 against flat responses
- * (ridge_flat). */
+ * responses, var with itself, and its mean mp. r and R^2 are 0 against
+ * flat responses (ridge_flat); minus the MSE is computed there too. */
 double ridge_score_of(double cov, double var, double mp, double my, double syy, long n,
                       ridge_score kind);
 

@@ -176,7 +176,8 @@ static vf_status scorer_make(const la_dmat *Y, scorer *s) {
 }
 
 /* Scores of the predictions P against Y (same shape and layout), per local
- * column: centred two-pass sums as cv.inc's score. */
+ * column: centred two-pass sums as cv.inc's score (the test scores use r
+ * and R^2; minus the MSE, as ridge_score_of, is not 0 on flat columns). */
 static void score_cols(const la_dmat *P, const la_dmat *Y, scorer *s,
                        ridge_score kind, double *out) {
   for (int j = 0; j < P->nloc; j++) {
@@ -198,7 +199,8 @@ static void score_cols(const la_dmat *P, const la_dmat *Y, scorer *s,
   for (int j = 0; j < P->nloc; j++) {
     double spp = s->acc[3 * j], spy = s->acc[3 * j + 1], res = s->acc[3 * j + 2],
            syy = s->syy[j];
-    if (ridge_flat(syy, s->my[j], P->m)) out[j] = 0.0;
+    if (kind == RIDGE_SCORE_NEG_MSE) out[j] = -res / (double)P->m;
+    else if (ridge_flat(syy, s->my[j], P->m)) out[j] = 0.0;
     else if (kind == RIDGE_SCORE_R2) out[j] = 1.0 - res / syy;
     else out[j] = spp > 0 ? spy / sqrt(spp * syy) : 0.0;
   }

@@ -617,11 +617,115 @@ static void check_score_of(void) {
   TU_CHECK(ridge_score_of(0, 0, 0, my, syy, N, RIDGE_SCORE_R) == 0 &&
            ridge_score_of(sxy, sxx, mp, my, 0, N, RIDGE_SCORE_R2) == 0,
            "a constant prediction or response scores 0");
+  double mse = ridge_score_of(sxy, sxx, mp, my, syy, N, RIDGE_SCORE_NEG_MSE);
+  TU_CHECK(fabs(mse + res / N) < 1e-13 * (res / N), "-MSE %.17g against %.17g", mse, -res / N);
+  /* against a constant response (syy 0) minus the MSE is still defined:
+   * sum (p - my)^2 / N = (sxx + N (mp - my)^2) / N */
+  double flat = ridge_score_of(0, sxx, mp, my, 0, N, RIDGE_SCORE_NEG_MSE);
+  double want_flat = -(sxx + N * (mp - my) * (mp - my)) / N;
+  TU_CHECK(fabs(flat - want_flat) < 1e-13 * fabs(want_flat) && flat < 0,
+           "-MSE against a constant response %.17g, wanted %.17g", flat, want_flat);
+  TU_CHECK(ridge_score_of(0, 0, my, my, 0, N, RIDGE_SCORE_NEG_MSE) == 0,
+           "a perfect prediction of a constant response has -MSE 0");
   double A[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
   TU_CHECK(ridge_is_identity(A, 3, 3) && !ridge_is_identity(A, 2, 3) &&
            !ridge_is_identity(A, 3, 2), "the 3 x 3 identity, and no non-square one");
   A[5] = 1e-300;
   TU_CHECK(!ridge_is_identity(A, 3, 3), "an off-diagonal entry is not the identity");
+}
+
+/* score: neg_mse. Every lambda's CV score, -(1/n_f) sum over fold f's
+ * held-out rows of (y - prediction)^2 averaged over the k folds, against
+ * the direct Cholesky solve of each fold; the chosen lambdas against the
+ * choice on those scores (larger is better, ties to the larger lambda),
+ * cv_best at the chosen lambda; a model made for another score fitted
+ * with neg_mse gives the streaming fit's results; single precision agrees
+ * to its rounding. A grid of m lambdas from 1e-2 to lmax: 6 to 1e4 puts
+ * the folds on their own predictions or a small basis, 16 to 1e8 on the
+ * low-rank basis; shapes as check_fit's (and its kernel path with v 120,
+ * p > n). */
+static void check_neg_mse(long ntr, long nte, long p, long v, int k, int m, double lmax,
+                          ridge_solver solver, ridge_cv_method cvm) {
+  double *Xtr, *Xte, *Ytr, *Yte, lams[16];
+  split_problem(ntr, nte, p, v, 314 + p + m, &Xtr, &Xte, &Ytr, &Yte);
+  for (int j = 0; j < m; j++) lams[j] = 1e-2 * pow(lmax / 1e-2, j / (double)(m - 1));
+  int *fold = malloc(sizeof(int) * ntr), *best = malloc(sizeof(int) * v);
+  long *order = malloc(sizeof(long) * ntr), *rows = malloc(sizeof(long) * ntr), start[16];
+  TU_OK(ridge_folds_kfold(ntr, k, fold));
+  ridge_folds_order(ntr, fold, k, order, start);
+  /* designated: the structs grow fields */
+  ridge_opts o = {.lambdas = lams, .n_lambdas = m, .score = RIDGE_SCORE_NEG_MSE,
+                  .lambda_per_voxel = 1, .solver = solver, .cv_method = cvm};
+  long len = (4 + m) * v;
+  double *a = calloc(len, 8), *b = calloc(len, 8), *want = calloc((size_t)m * v, 8);
+  double *Wd = malloc(sizeof(double) * p * v), *pred = malloc(sizeof(double) * ntr);
+  ridge_result ra = {.best_lambda = a, .cv_best = a + v, .test_r = a + 2 * v,
+                     .test_r2 = a + 3 * v, .cv_scores = a + 4 * v, .held_out = -1};
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
+  for (int f = 0; f < k; f++) {
+    long nr = 0, nva = start[f + 1] - start[f];
+    for (long i = 0; i < ntr; i++)
+      if (fold[i] != f) rows[nr++] = i;
+    for (int j = 0; j < m; j++) {
+      TU_CHECK(direct_solve(Xtr, ntr, Ytr, ntr, rows, nr, p, v, lams[j], Wd) == 0, "chol");
+      for (long c = 0; c < v; c++) {
+        double sse = 0;
+        for (long i = 0; i < nva; i++) {
+          double s = 0;
+          for (long q = 0; q < p; q++) s += Xtr[q * ntr + start[f] + i] * Wd[c * p + q];
+          pred[i] = Ytr[c * ntr + start[f] + i] - s;
+          sse += pred[i] * pred[i];
+        }
+        want[c * m + j] -= sse / nva / k;
+      }
+    }
+  }
+  double err = 0, top = -INFINITY;
+  for (long i = 0; i < (long)m * v; i++) {
+    err = fmax(err, fabs(ra.cv_scores[i] - want[i]) / fmax(1.0, fabs(want[i])));
+    top = fmax(top, ra.cv_scores[i]);
+  }
+  TU_CHECK(err < 1e-8 && top < 0, "neg_mse CV scores differ from the direct solve's by %.3g "
+           "(largest %.3g; n=%ld p=%ld v=%ld k=%d m=%d held_out=%d)", err, top, ntr, p, v, k,
+           m, ra.held_out);
+  /* the choice: the largest score wins (a tie band apart) */
+  ridge_choose(want, m, v, NULL, 1, best);
+  long moved = 0, lam_lo = 0;
+  double cvb = 0;
+  for (long c = 0; c < v; c++) {
+    int g = 0;
+    while (g < m && lams[g] != ra.best_lambda[c]) g++;
+    if (g == m || (g != best[c] && fabs(want[c * m + g] - want[c * m + best[c]]) > 1e-8))
+      moved++;
+    lam_lo += g < m - 1;
+    if (g < m) cvb = fmax(cvb, fabs(ra.cv_best[c] - ra.cv_scores[c * m + g]));
+  }
+  TU_CHECK(moved == 0 && cvb == 0 && lam_lo > 0, "neg_mse: %ld voxels chose another lambda "
+           "than the direct scores' best, cv_best off by %.3g, %ld below the grid's top",
+           moved, cvb, lam_lo);
+  /* a model made for r, fitted with neg_mse */
+  ridge_model_d *M = NULL;
+  ridge_opts orr = o;
+  orr.score = RIDGE_SCORE_R;
+  TU_OK(ridge_model_create_d(Xtr, ntr, p, start, k, Xte, nte, &orr, &M));
+  ridge_result rb = {.best_lambda = b, .cv_best = b + v, .test_r = b + 2 * v,
+                     .test_r2 = b + 3 * v, .cv_scores = b + 4 * v, .held_out = -1};
+  TU_OK(ridge_model_fit_d(M, Ytr, v, Yte, NULL, &o, &rb));
+  double dm = 0;
+  for (long i = 0; i < len; i++) dm = fmax(dm, fabs(a[i] - b[i]));
+  TU_CHECK(same(a, b, v) && dm < 1e-12, "a model fitted with neg_mse: results off by %.3g", dm);
+  ridge_model_destroy_d(&M);
+  /* single precision */
+  float *f[4];
+  to_float(Xtr, Xte, Ytr, Yte, ntr, nte, p, v, f);
+  TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, k, f[1], nte, f[3], NULL, &o, &rb));
+  double ds = 0;
+  for (long i = 0; i < (long)m * v; i++)
+    ds = fmax(ds, fabs(rb.cv_scores[i] - want[i]) / fmax(1.0, fabs(want[i])));
+  TU_CHECK(ds < 1e-3, "single-precision neg_mse CV scores off by %.3g", ds);
+  for (int i = 0; i < 4; i++) free(f[i]);
+  free(Xtr), free(Xte), free(Ytr), free(Yte), free(fold), free(best), free(order), free(rows);
+  free(a), free(b), free(want), free(Wd), free(pred);
 }
 
 /* Long constant columns: their summed mean drifts by up to ~n eps, so a
@@ -687,13 +791,19 @@ static void check_flat_fold(ridge_cv_method cvm, ridge_score kind) {
         for (long q = 0; q < P; q++) pred[i] += Xtr[q * NTR + start[f] + i] * W[1 * P + q];
       }
       const double *y = Ytr + 1 * NTR + start[f];
-      if (f != 1) want += (kind == RIDGE_SCORE_R2 ? ridge_r2(pred, y, nva)
-                                                  : ridge_pearson(pred, y, nva)) / K;
+      if (kind == RIDGE_SCORE_NEG_MSE) { /* defined on the flat fold too */
+        double sse = 0;
+        for (long i = 0; i < nva; i++) sse += (y[i] - pred[i]) * (y[i] - pred[i]);
+        want -= sse / nva / K;
+      } else if (f != 1) {
+        want += (kind == RIDGE_SCORE_R2 ? ridge_r2(pred, y, nva) : ridge_pearson(pred, y, nva)) / K;
+      }
     }
     worst = fmax(worst, fabs(cv[1 * 4 + j] - want));
   }
-  TU_CHECK(worst < 1e-10, "a fold with constant held-out rows: CV scores %.3g from the other "
-           "folds' (held_out %d, %s)", worst, res.held_out, kind == RIDGE_SCORE_R2 ? "R2" : "r");
+  TU_CHECK(worst < 1e-10, "a fold with constant held-out rows: CV scores %.3g from the "
+           "direct solve's (held_out %d, %s)", worst, res.held_out,
+           kind == RIDGE_SCORE_R2 ? "R2" : kind == RIDGE_SCORE_R ? "r" : "neg_mse");
   TU_CHECK(res.n_masked == 0 && r[2] == 0 && r2[2] == 0 && isfinite(r[1]) && r[0] != 0,
            "constant test rows: test r %g, R2 %g, masked %ld", r[2], r2[2], res.n_masked);
   free(Xtr), free(Xte), free(Ytr), free(Yte);
@@ -822,10 +932,18 @@ int main(int argc, char **argv) {
       check_fit(20, 10, 40, 5, 4, 1, solvers[i], methods[h]); /* rank-deficient, p > n */
     }
   check_score_of();
+  for (int i = 0; i < 3; i++)
+    for (int h = 0; h < 2; h++) {
+      check_neg_mse(60, 20, 12, 9, 5, 6, 1e4, solvers[i], methods[h]);  /* primal */
+      check_neg_mse(30, 10, 50, 6, 3, 16, 1e8, solvers[i], methods[h]); /* dual, low-rank */
+    }
+  check_neg_mse(213, 20, 30, 40, 5, 16, 1e8, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* uneven */
+  check_neg_mse(30, 10, 50, 120, 3, 6, 1e4, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD); /* kernel */
   check_flat_long();
   for (int m = 0; m < 2; m++) {
     check_flat_fold(methods[m], RIDGE_SCORE_R);
     check_flat_fold(methods[m], RIDGE_SCORE_R2);
+    check_flat_fold(methods[m], RIDGE_SCORE_NEG_MSE);
   }
   check_kernel_path();
   check_bands();
