@@ -15,7 +15,7 @@
 typedef enum { CFG_TOWER_VISUAL, CFG_TOWER_LINGUAL } cfg_tower;
 typedef enum { CFG_TRAIN_MULTIMODAL, CFG_TRAIN_UNIMODAL } cfg_training;
 typedef enum { CFG_CV_KFOLD, CFG_CV_LEAVE_ONE_RUN_OUT, CFG_CV_SHUFFLED } cfg_cv_scheme;
-typedef enum { CFG_SCORE_R, CFG_SCORE_R2 } cfg_score;
+typedef enum { CFG_SCORE_R, CFG_SCORE_R2, CFG_SCORE_NEG_MSE } cfg_score;
 typedef enum { CFG_STD_NONE, CFG_STD_CENTER, CFG_STD_ZSCORE } cfg_std;
 typedef enum { CFG_PREC_DOUBLE, CFG_PREC_SINGLE } cfg_precision;
 typedef enum { CFG_SOLVER_AUTO, CFG_SOLVER_SVD, CFG_SOLVER_EIGEN } cfg_solver;

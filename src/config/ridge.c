@@ -27,7 +27,7 @@ typedef vf_status (*setter)(const yt_doc *, yaml_node_t *, const char *, draft *
 
 /* Indexed by the enums of config.h. */
 static const char *const cv_names[] = {"kfold", "leave-one-run-out", "shuffled", NULL};
-static const char *const score_names[] = {"r", "r2", NULL};
+static const char *const score_names[] = {"r", "r2", "neg_mse", NULL};
 static const char *const std_names[] = {"none", "center", "zscore", NULL};
 static const char *const precision_names[] = {"double", "single", NULL};
 static const char *const solver_names[] = {"auto", "svd", "eigen", NULL};

@@ -257,7 +257,9 @@ static vf_status to_float(const double *a, size_t n, float **out) {
 
 ridge_opts unit_opts(const cfg_ridge *rg) {
   ridge_opts o = {rg->lambdas, rg->n_lambdas,
-                  rg->score == CFG_SCORE_R2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R,
+                  rg->score == CFG_SCORE_R2        ? RIDGE_SCORE_R2
+                  : rg->score == CFG_SCORE_NEG_MSE ? RIDGE_SCORE_NEG_MSE
+                                                   : RIDGE_SCORE_R,
                   rg->lambda_per_voxel, 0,
                   rg->solver == CFG_SOLVER_SVD     ? RIDGE_SOLVER_SVD
                   : rg->solver == CFG_SOLVER_EIGEN ? RIDGE_SOLVER_EIGEN

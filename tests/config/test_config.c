@@ -220,6 +220,18 @@ static void test_good_small(void) {
   TU_OK(parse(MINI "sweep:\n  ridge.cv.scheme: [kfold, leave-one-run-out]\n"
                    "  ridge.standardize.per_run: [false, true]\n"));
   TU_OK(parse(MINI "rois: all\nsplit: file\n"));
+  /* score: neg_mse (himalaya's default l2_neg_loss), as a setting and swept */
+  TU_OK(cfg_job_parse("t.yml", MINI "  score: neg_mse\nsweep:\n  ridge.score: [r, r2, neg_mse]\n",
+                      &job));
+  if (job) {
+    const cfg_sweep_axis *a = &job->sweep[0];
+    TU_CHECK(job->ridge.score == CFG_SCORE_NEG_MSE, "score %d", job->ridge.score);
+    TU_CHECK(job->n_sweep == 1 && a->n_values == 3 && a->values[0].score == CFG_SCORE_R &&
+                 a->values[1].score == CFG_SCORE_R2 && a->values[2].score == CFG_SCORE_NEG_MSE &&
+                 !strcmp(a->labels[2], "neg_mse"),
+             "swept scores");
+  }
+  cfg_job_destroy(&job);
   cfg_job_destroy(&job); /* NULL pointer */
   cfg_job_destroy(NULL);
   TU_CHECK(!strcmp(cfg_cv_name(CFG_CV_LEAVE_ONE_RUN_OUT), "leave-one-run-out") &&
@@ -306,7 +318,11 @@ static void test_bad_values(void) {
   BAD("output: o\nsubjects: [{id: s, responses: r}]\nvariants:\n"
       "  - {id: a, features: f, tower: visual, training: unimodal, layer: -1}\n",
       "variants[0].layer: must be at least 0, got -1");
-  BAD(MINI "  score: R\n", "ridge.score: 'R' is not one of: r, r2; did you mean 'r'?");
+  BAD(MINI "  score: R\n", "ridge.score: 'R' is not one of: r, r2, neg_mse; did you mean 'r'?");
+  BAD(MINI "  score: mse\n", "jobs/t.yaml:9:10: ridge.score: 'mse' is not one of: r, r2, "
+                             "neg_mse");
+  BAD(MINI "sweep:\n  ridge.score: [r, neg-mse]\n", "jobs/t.yaml:10:20: sweep.ridge.score[1]: "
+      "'neg-mse' is not one of: r, r2, neg_mse; did you mean 'neg_mse'?");
   BAD(MINI "  cv: {scheme: kfodl}\n", "ridge.cv.scheme: 'kfodl' is not one of: kfold, "
                                      "leave-one-run-out, shuffled; did you mean 'kfold'?");
   BAD(MINI "  standardize: {features: zscored}\n",
