@@ -886,6 +886,20 @@ static void check_bands(void) {
   TU_CHECK(rb.banded == 0, "no_bands: %d folds banded", rb.banded);
   TU_CHECK(same(a, b, v) && max_diff(a, b, len) < 1e-12,
            "bands change the results by %.3g (or a chosen lambda)", max_diff(a, b, len));
+  { /* neg_mse: the bands' predictions scored as every lambda's own (check_neg_mse) */
+    double *c = calloc(len, 8), *e = calloc(len, 8);
+    ridge_opts om = o, omn = on;
+    om.score = omn.score = RIDGE_SCORE_NEG_MSE;
+    ridge_result rc = result_in(c, v), re = result_in(e, v);
+    TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &om, &rc));
+    TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &omn, &re));
+    double d = 0; /* relative: minus the MSE is in the responses' units (up to ~100 here) */
+    for (long i = 0; i < len; i++) d = fmax(d, fabs(c[i] - e[i]) / fmax(1.0, fabs(e[i])));
+    TU_CHECK(rc.banded == k && re.banded == 0 && same(c, e, v) && d < 1e-12,
+             "neg_mse: %d folds banded, bands change the results by %.3g relative (or a "
+             "lambda)", rc.banded, d);
+    free(c), free(e);
+  }
   ridge_opts small = o; /* one voxel per product, blocks of 7 */
   small.pred_block = 1, small.vox_block = 7;
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &small, &rb));
