@@ -6,8 +6,9 @@
  * sizes: primal (n > p) and dual (p > n) shapes, rank-deficient features,
  * one voxel, a masked voxel, one lambda shared by all voxels, R^2, a
  * voxel constant over one fold's held-out rows and one over the test
- * rows (both engines score those 0), and enough voxels for several
- * scoring blocks. */
+ * rows (both engines score those 0 in r and R^2), neg_mse (minus the
+ * held-out MSE, also on those flat rows; primal, dual with a shared
+ * lambda, masked), and enough voxels for several scoring blocks. */
 #include "testutil.h"
 #include "voxfit/linalg.h"
 #include "voxfit/ridge.h"
@@ -16,7 +17,7 @@ static const double lambdas[] = {0.01, 0.1, 1, 10, 100, 1e3, 1e4, 1e5, 1e7, 1e10
 
 typedef struct {
   long ntr, nte, p, v;
-  int k, dup, mask, shared, r2, flat;
+  int k, dup, mask, shared, r2, flat; /* r2: the CV score, 0 r, 1 R^2, 2 neg_mse */
   const char *name;
 } tcase;
 
@@ -67,6 +68,39 @@ static double vecdiff(const double *a, const double *b, long n) {
   return d;
 }
 
+/* Minus the held-out MSE of voxel j's ridge fit at lam, averaged over the
+ * k folds of the training rows [0, ntr) of X (n x p) and Y (n x v): the
+ * direct Cholesky solve per fold, what a neg_mse fit's cv_best holds. */
+static double direct_neg_mse(const double *X, const double *Y, long n, long ntr, long p,
+                             const long *start, int k, long j, double lam) {
+  double *A = malloc(sizeof(double) * ntr * p), *y = malloc(sizeof(double) * ntr);
+  double *G = malloc(sizeof(double) * p * p), *w = malloc(sizeof(double) * p), score = 0;
+  for (int f = 0; f < k; f++) {
+    long nr = 0;
+    for (long i = 0; i < ntr; i++) {
+      if (i >= start[f] && i < start[f + 1]) continue;
+      for (long q = 0; q < p; q++) A[q * ntr + nr] = X[q * n + i];
+      y[nr++] = Y[j * n + i];
+    }
+    la_dgemm('T', 'N', p, p, nr, 1, A, ntr, A, ntr, 0, G, p);
+    for (long q = 0; q < p; q++) G[q * p + q] += lam;
+    la_dgemm('T', 'N', p, 1, nr, 1, A, ntr, y, ntr, 0, w, p);
+    la_int ip = (la_int)p, one = 1, info = 0;
+    dpotrf_("L", &ip, G, &ip, &info);
+    if (!info) dpotrs_("L", &ip, &one, G, &ip, w, &ip, &info);
+    TU_CHECK(info == 0, "cholesky of fold %d", f);
+    double sse = 0;
+    for (long i = start[f]; i < start[f + 1]; i++) {
+      double e = Y[j * n + i];
+      for (long q = 0; q < p; q++) e -= X[q * n + i] * w[q];
+      sse += e * e;
+    }
+    score -= sse / (double)(start[f + 1] - start[f]) / k;
+  }
+  free(A), free(y), free(G), free(w);
+  return score;
+}
+
 static void run_case(const tcase *c, int ctxt, int pr, int pc, int nb) {
   long n = c->ntr + c->nte, ntr = c->ntr, nte = c->nte, p = c->p, v = c->v;
   double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * v);
@@ -79,7 +113,8 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc, int nb) {
   }
   unsigned char *valid = calloc(v, 1);
   for (long j = 0; j < v; j++) valid[j] = !(c->mask && j == 2);
-  ridge_opts o = {lambdas, 10, c->r2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R, !c->shared, 0,
+  ridge_score kind = c->r2 == 2 ? RIDGE_SCORE_NEG_MSE : c->r2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R;
+  ridge_opts o = {lambdas, 10, kind, !c->shared, 0,
                   RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0};
   /* the single-rank reference, on contiguous train/test copies */
   double *Xtr = malloc(sizeof(double) * ntr * p), *Xte = malloc(sizeof(double) * nte * p);
@@ -120,6 +155,16 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc, int nb) {
   TU_CHECK(e_p < 1e-10 && e_w < 1e-10, "%s on %dx%d: predictions differ by %.2e, weights by %.2e",
            c->name, pr, pc, e_p, e_w);
   TU_CHECK(tr.n_masked == rr.n_masked, "%s: %ld masked, want %ld", c->name, tr.n_masked, rr.n_masked);
+  if (kind == RIDGE_SCORE_NEG_MSE) { /* the team's cv_best is minus the MSE */
+    double e_mse = 0;
+    for (long j = 0; j < v; j++)
+      if (valid[j]) {
+        double want = direct_neg_mse(X, Y, n, ntr, p, start, c->k, j, got[0][j]);
+        e_mse = fmax(e_mse, fabs(got[1][j] - want) / fmax(1.0, fabs(want)));
+      }
+    TU_CHECK(e_mse < 1e-8, "%s on %dx%d: cv_best differs from the direct -MSE by %.2e",
+             c->name, pr, pc, e_mse);
+  }
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank == 0)
@@ -141,6 +186,9 @@ static const tcase cases[] = {
     {66, 15, 30, 9, 3, 0, 0, 1, 0, 0, "shared lambda"},
     {48, 14, 61, 10, 4, 0, 0, 0, 1, 0, "R2, dual"},
     {66, 15, 30, 9, 3, 0, 0, 0, 1, 1, "R2, flat rows"},
+    {90, 23, 37, 29, 5, 0, 1, 0, 2, 0, "neg_mse"},
+    {48, 14, 61, 10, 4, 0, 0, 1, 2, 0, "neg_mse, dual"},
+    {66, 15, 30, 9, 3, 0, 0, 0, 2, 1, "neg_mse, flat"},
     {40, 11, 13, 4500, 4, 0, 0, 0, 0, 0, "many voxels"},
 };
 
