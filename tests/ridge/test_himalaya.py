@@ -15,20 +15,24 @@ the folds are uneven, as in sklearn's KFold) and 40 test stimuli, with a
 narrow variant (p = 30 < n) and a wide one (p = 300 > n). voxfit runs one
 job with the settings that match himalaya (kfold 5, no intercept, one
 lambda per voxel or one shared, as local_alpha) over a sweep of score
-{r2, r} x standardize {none, center, zscore} x lambda_per_voxel; himalaya
-gets the raw arrays for `none` and arrays centred or z-scored with the
-training statistics (sklearn's StandardScaler, as a user would) for the
-others. A second job takes a grid to 1e16, where the
-CV curves of signal-free voxels flatten to rounding and the two tie rules
-could part. Checked per voxel: the chosen lambda (identical, except voxels
-whose himalaya CV scores of the two lambdas lie within voxfit's tie band,
-which are counted, must be few, and must be explained by the tie rules),
-the CV score of the chosen lambda and of every lambda (cv_scores), and the
-test r and R^2 of the refit (all within 1e-6); the constant voxel, which
-voxfit masks and himalaya fits, is checked to be NaN. Informational lines
-show how often himalaya's own defaults (score l2_neg_loss;
-fit_intercept=True) would choose other lambdas than anything voxfit can be
-asked for. Prints PASS/FAIL lines; exits 1 on a failure.
+{r2, r, neg_mse} x standardize {none, center, zscore} x lambda_per_voxel:
+r2 and r against score_func r2_score and correlation_score, neg_mse against
+himalaya's default (no score_func: l2_neg_loss, minus the held-out MSE).
+himalaya gets the raw arrays for `none` and arrays centred or z-scored with
+the training statistics (sklearn's StandardScaler, as a user would) for the
+others. A second job takes a grid to 1e16, where the CV curves of
+signal-free voxels flatten to rounding and the two tie rules could part.
+Checked per voxel: the chosen lambda (identical, except voxels whose
+himalaya CV scores of the two lambdas lie within voxfit's tie band, which
+are counted, must be few, and must be explained by the tie rules), the CV
+score of the chosen lambda and of every lambda (cv_scores), and the test r
+and R^2 of the refit (all within 1e-6; the chosen lambda's CV score also
+against himalaya's mean without its tie slope, to 1e-10 relative); the
+constant voxel, which voxfit masks and himalaya fits, is checked to be NaN.
+Informational lines show how often himalaya's default l2_neg_loss would
+choose other lambdas than voxfit's r2 or r (score: neg_mse matches it), and
+how often fit_intercept=True would, which voxfit cannot be asked for. Prints
+PASS/FAIL lines; exits 1 on a failure.
 """
 import os
 import shutil
@@ -179,13 +183,14 @@ ridge:
 stats:
   permutations: 0
 sweep:
-  ridge.score: [r2, r]
+  ridge.score: [r2, r, neg_mse]
   ridge.standardize: [{features: none, responses: none}, {features: center, responses: center},
                       {features: zscore, responses: zscore}]
   ridge.lambda_per_voxel: [true, false]
 """
 # the sweep points in voxfit's order (first axis slowest)
-POINTS = [(score, std, lpv) for score in ("r2", "r") for std in ("none", "center", "zscore")
+POINTS = [(score, std, lpv) for score in ("r2", "r", "neg_mse")
+          for std in ("none", "center", "zscore")
           for lpv in (True, False)]
 # a grid reaching far beyond the spectrum, where the CV curves of the
 # signal-free voxels flatten to rounding: where the two tie rules can differ
@@ -194,9 +199,11 @@ JOB_TIES = (JOB.replace("output: results.nc", "output: results-ties.nc")
             .replace("{features: none, responses: none}\n  lambda",
                      "{features: zscore, responses: zscore}\n  lambda")
             .replace("  save_cv_scores: true\n", "")
-            .split("sweep:")[0] + "sweep:\n  ridge.score: [r2, r]\n")
-POINTS_TIES = [(score, "zscore", True) for score in ("r2", "r")]
-SCORE_FUNC = {"r2": r2_score, "r": correlation_score}
+            .split("sweep:")[0] + "sweep:\n  ridge.score: [r2, r, neg_mse]\n")
+POINTS_TIES = [(score, "zscore", True) for score in ("r2", "r", "neg_mse")]
+# voxfit's score -> himalaya's solver_params score_func; None: himalaya's
+# default (l2_neg_loss), which score: neg_mse is to match
+SCORE_FUNC = {"r2": r2_score, "r": correlation_score, "neg_mse": None}
 
 
 def run_voxfit(voxfit, d, job, name):
@@ -226,8 +233,8 @@ def compare(check, res, data, lam, w, v, score, std, lpv, info):
         Ytr_g, Yte_g = ys.transform(Ytr[:, good]), ys.transform(Yte[:, good])
     else:
         Ytr_g, Yte_g = Ytr[:, good], Yte[:, good]
-    h = himalaya_ridge_cv(Xtr, Ytr_g, lam, cv=FOLDS, score_func=SCORE_FUNC[score],
-                          local_alpha=lpv)
+    kw = {} if SCORE_FUNC[score] is None else dict(score_func=SCORE_FUNC[score])
+    h = himalaya_ridge_cv(Xtr, Ytr_g, lam, cv=FOLDS, local_alpha=lpv, **kw)
     pred = himalaya_predict(h, Xte)
     h_r, h_r2 = correlation_score(Yte_g, pred), r2_score(Yte_g, pred)
 
@@ -260,6 +267,10 @@ def compare(check, res, data, lam, w, v, score, std, lpv, info):
           "; ".join(f"voxel {c}: voxfit {a:.4g}, himalaya {b:.4g}, gap {g:.2e}"
                     for c, a, b, g in unexplained[:8]))
     d_cv = np.max(np.abs(res["cv_score"][w, v, good] - h["cv_scores"]))
+    # the same without himalaya's slope: voxfit's cv_score is the voxel's mean
+    # CV score itself (at the shared lambda too)
+    own = h["mean"][got_i, np.arange(len(got_i))]
+    d_mean = np.max(np.abs(res["cv_score"][w, v, good] - own) / np.maximum(1.0, np.abs(own)))
     # cv_scores is stored as float: its rounding is relative
     d_all = np.nan
     if "cv_scores" in res:
@@ -271,6 +282,8 @@ def compare(check, res, data, lam, w, v, score, std, lpv, info):
     d_r = np.max(np.abs(res["test_r"][w, v, good][same] - h_r[same]))
     d_r2 = np.max(np.abs(res["test_r2"][w, v, good][same] - h_r2[same]))
     check(f"{tag}: max |cv_score - himalaya cv_scores_| = {d_cv:.1e}", d_cv <= TOL)
+    check(f"{tag}: max |cv_score - himalaya mean CV score| / max(1, |score|) at voxfit's "
+          f"lambda (no slope) = {d_mean:.1e}", d_mean <= 1e-10)
     check(f"{tag}: max |test r - himalaya| = {d_r:.1e}", d_r <= TOL)
     check(f"{tag}: max |test R^2 - himalaya score()| = {d_r2:.1e}", d_r2 <= TOL)
     if ties:                               # far beyond the spectrum: same direction
@@ -279,24 +292,28 @@ def compare(check, res, data, lam, w, v, score, std, lpv, info):
               f"{np.max(np.abs(res['test_r'][w, v, good][t] - h_r[t])):.1e}, "
               f"max |d test R^2| {np.max(np.abs(res['test_r2'][w, v, good][t] - h_r2[t])):.1e}, "
               f"largest gap {max(g for _, g in ties):.1e}")
-    info.append((tag, int(len(cols)), len(ties), d_cv, d_all, d_r, d_r2))
+    info.append((tag, int(len(cols)), len(ties), d_cv, d_mean, d_all, d_r, d_r2))
     return Xtr, Ytr_g, h
 
 
 def defaults_differ(tag, data, good, lam, h, score, std, Xtr, Ytr):
-    """How far himalaya's own defaults are from anything voxfit can be asked
-    for (informational): score_func l2_neg_loss on the same arrays, and, at
-    standardize center, fit_intercept=True on the raw arrays (it centres
-    each fold again with that fold's training means; voxfit centres once)."""
+    """How far himalaya's own defaults are from voxfit's score (informational):
+    score_func l2_neg_loss on the same arrays where voxfit scores r2 or r
+    (score: neg_mse is l2_neg_loss, checked in compare), and, at standardize
+    center, fit_intercept=True on the raw arrays, which voxfit cannot be asked
+    for (it centres each fold again with that fold's training means; voxfit
+    centres once)."""
     n = Ytr.shape[1]
-    if std == "zscore":
+    if std == "zscore" and score != "neg_mse":
         l2 = himalaya_ridge_cv(Xtr, Ytr, lam, cv=FOLDS, score_func=l2_neg_loss)
         print(f"INFO {tag}: himalaya's default score_func (l2_neg_loss) picks "
-              f"another lambda for {int(np.sum(l2['best'] != h['best']))} of {n} voxels")
+              f"another lambda for {int(np.sum(l2['best'] != h['best']))} of {n} voxels "
+              f"(score: neg_mse matches it)")
     if std == "center":
         trn = data["split"] == 0
+        kw = {} if SCORE_FUNC[score] is None else dict(score_func=SCORE_FUNC[score])
         ic = himalaya_ridge_cv(data["X"][trn], data["Y"][trn][:, good], lam, cv=FOLDS,
-                               score_func=SCORE_FUNC[score], fit_intercept=True)
+                               fit_intercept=True, **kw)
         print(f"INFO {tag}: himalaya fit_intercept=True on the raw arrays picks another "
               f"lambda for {int(np.sum(ic['best'] != h['best']))} of {n} voxels "
               f"(max |d mean CV score| {np.max(np.abs(ic['mean'] - h['mean'])):.1e})")
@@ -368,9 +385,10 @@ def main():
         else:
             shutil.rmtree(d, ignore_errors=True)
     print("\nper variant and sweep point: lambdas differing, of which ties, "
-          "max |d cv_score|, max |d cv_scores|, max |d test r|, max |d test R^2|:")
-    for tag, nd, nt, a, b, c, e in info:
-        print(f"  {tag}: {nd} ({nt} ties) {a:.1e} {b:.1e} {c:.1e} {e:.1e}")
+          "max |d cv_score| (against cv_scores_, with the slope), the same against the "
+          "mean (no slope, relative), max |d cv_scores|, max |d test r|, max |d test R^2|:")
+    for tag, nd, nt, a, m, b, c, e in info:
+        print(f"  {tag}: {nd} ({nt} ties) {a:.1e} {m:.1e} {b:.1e} {c:.1e} {e:.1e}")
     print(f"({time.time() - t0:.1f} s)")
     sys.exit(check.finish())
 
