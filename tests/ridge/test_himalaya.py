@@ -279,8 +279,8 @@ def compare(check, res, data, lam, w, v, score, std, lpv, info):
         check(f"{tag}: max |cv_scores - himalaya mean CV score| / max(1, |score|) over "
               f"all lambdas = {d_all:.1e} (a float variable)", d_all <= TOL)
     same = got_i == h["best"]
-    d_r = np.max(np.abs(res["test_r"][w, v, good][same] - h_r[same]))
-    d_r2 = np.max(np.abs(res["test_r2"][w, v, good][same] - h_r2[same]))
+    d_r = np.max(np.abs(res["test_r"][w, v, good][same] - h_r[same]), initial=0.0)
+    d_r2 = np.max(np.abs(res["test_r2"][w, v, good][same] - h_r2[same]), initial=0.0)
     check(f"{tag}: max |cv_score - himalaya cv_scores_| = {d_cv:.1e}", d_cv <= TOL)
     check(f"{tag}: max |cv_score - himalaya mean CV score| / max(1, |score|) at voxfit's "
           f"lambda (no slope) = {d_mean:.1e}", d_mean <= 1e-10)
