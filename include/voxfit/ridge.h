@@ -89,9 +89,10 @@ typedef struct {
                             elements (lambdas x held-out rows x voxels);
                             0 = default (4M: 32 MiB in double); with
                             bands, the bands' basis predictions per product */
-  int no_bands;          /* 1: a dense grid's CV folds form every lambda's
-                            own predictions, not through the bands of
-                            their spectrum (tests and benchmarks) */
+  int bands;             /* CV folds through the bands of their spectrum
+                            (ridge_bands): 0 when that costs fewer flops
+                            (the default), 1 whenever the spectrum has two
+                            bands, -1 never (tests and benchmarks) */
 } ridge_opts;
 
 typedef struct {     /* arrays sized by the caller; NULL = not wanted */

@@ -145,14 +145,20 @@ void ridge_bands_free(ridge_bands *B) {
   B->nband = B->Q = 0;
 }
 
-/* The combination's GEMM is thin (m columns, Q deep) and runs at a
- * fraction of the basis products' rate: its flops count this much more. */
-#define COMBINE_WEIGHT 2.0
+/* Measured on the benchmark's medium shape (2 threads, OpenBLAS 0.3.21):
+ * the combination's thin GEMM (m columns, Q deep) ran at a third of the
+ * DGEMM rate, so its flops count three times; a band's GEMM, only its
+ * width deep, at 0.7-0.8 of it for widths of 128-256, so its flops count
+ * (1 + 32 / width) times. */
+#define COMBINE_WEIGHT 3.0
+#define BAND_DEPTH 32.0
 
 double ridge_bands_cost(const ridge_bands *B, long nev, int m) {
   double basis = 0;
-  for (int b = 0; b < B->nband; b++)
-    basis += (double)(B->uoff[b + 1] - B->uoff[b]) * (B->start[b + 1] - B->start[b]);
+  for (int b = 0; b < B->nband; b++) {
+    double len = (double)(B->start[b + 1] - B->start[b]);
+    basis += (B->uoff[b + 1] - B->uoff[b]) * len * (1 + BAND_DEPTH / len);
+  }
   return 2.0 * nev * basis + COMBINE_WEIGHT * 2.0 * m * B->Q * nev;
 }
 

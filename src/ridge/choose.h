@@ -52,8 +52,8 @@ vf_status ridge_bands_make(const double *s, long r, const double *lam, int m, do
                            long nev, ridge_bands *B);
 void ridge_bands_free(ridge_bands *B);
 /* Per voxel: 2 nev sum_b q_b len_b flops for the basis predictions and
- * 2 m Q nev for their combination, the latter weighted (its GEMM is
- * thin). */
+ * 2 m Q nev for their combination, each weighted by how much slower than
+ * a deep GEMM its GEMM runs (choose.c). */
 double ridge_bands_cost(const ridge_bands *B, long nev, int m);
 
 /* Whether a fold of nf training rows and rank r, with nb basis rows (q

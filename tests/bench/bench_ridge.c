@@ -56,7 +56,7 @@ static void usage(FILE *f) {
           "                   [--grid dense,wide|all] [--precision double,single|all]\n"
           "                   [--scale S] [--threads N] [--gemm N] [--seed N]\n"
           "                   [--vox-block N] [--cv-method auto|per_fold|held_out]\n"
-          "                   [--bands on|off]\n"
+          "                   [--bands auto|on|off]\n"
           "                   [--dump DIR]\n"
           "  shapes: small 1200x1000x5000, medium 3000x2000x20000,\n"
           "          shortclips 3600 (12 runs) x 768*4 delays x 20000\n"
@@ -398,7 +398,7 @@ static int cmp_double(const void *a, const void *b) {
 
 static size_t base_rss; /* peak RSS at the start of main: the libraries */
 static ridge_cv_method cv_method = RIDGE_CV_AUTO; /* --cv-method */
-static int no_bands; /* --bands off */
+static int bands; /* --bands auto|on|off: 0, 1, -1 */
 
 static int run_case(const shape *s, int grid, int single, double scale,
                     int threads, long gemm_n, long vox_block, uint64_t seed,
@@ -418,7 +418,7 @@ static int run_case(const shape *s, int grid, int single, double scale,
   long v = P.v;
   ridge_opts o = {.lambdas = lam, .n_lambdas = m, .score = RIDGE_SCORE_R,
                   .lambda_per_voxel = 1, .vox_block = vox_block, .cv_method = cv_method,
-                  .no_bands = no_bands};
+                  .bands = bands};
   ridge_result res = {0};
   res.best_lambda = xalloc(v, sizeof(double), "best lambda");
   res.cv_best = xalloc(v, sizeof(double), "cv best");
@@ -539,8 +539,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--gemm")) gemm_n = strtol(val, &end, 10);
     else if (!strcmp(a, "--vox-block")) vox_block = strtol(val, &end, 10);
     else if (!strcmp(a, "--seed")) seed = strtoull(val, &end, 10);
-    else if (!strcmp(a, "--bands") && (!strcmp(val, "on") || !strcmp(val, "off")))
-      no_bands = !strcmp(val, "off");
+    else if (!strcmp(a, "--bands") && (!strcmp(val, "on") || !strcmp(val, "off") ||
+                                       !strcmp(val, "auto")))
+      bands = !strcmp(val, "on") ? 1 : !strcmp(val, "off") ? -1 : 0;
     else if (!strcmp(a, "--cv-method")) {
       const char *names[3] = {"auto", "per_fold", "held_out"};
       int k = 0;

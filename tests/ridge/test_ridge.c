@@ -855,7 +855,7 @@ static double max_diff(const double *a, const double *b, long n) {
 
 /* A dense grid on folds of rank 512 scores through the bands of the
  * spectrum (ridge_bands): every CV score against the direct solve, the
- * same results as every lambda's own predictions (no_bands), in products
+ * same results as every lambda's own predictions (bands -1), in products
  * of one voxel and in uneven voxel blocks, through a model and its
  * serialised copy, and in single precision. */
 static void check_bands(void) {
@@ -872,7 +872,7 @@ static void check_bands(void) {
   }
   TU_OK(ridge_folds_kfold(ntr, k, fold));
   ridge_folds_order(ntr, fold, k, order, start);
-  ridge_opts o = {lams, (int)m, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0};
+  ridge_opts o = {lams, (int)m, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 1};
   long len = (4 + m) * v;
   double *a = calloc(len, 8), *b = calloc(len, 8);
   ridge_result ra = result_in(a, v), rb = result_in(b, v);
@@ -881,9 +881,9 @@ static void check_bands(void) {
   double err = cv_vs_direct(Xtr, ntr, p, Ytr, v, fold, start, k, lams, (int)m, ra.cv_scores);
   TU_CHECK(err < 1e-10, "banded CV scores differ from the direct solve by %.3g", err);
   ridge_opts on = o;
-  on.no_bands = 1;
+  on.bands = -1;
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &on, &rb));
-  TU_CHECK(rb.banded == 0, "no_bands: %d folds banded", rb.banded);
+  TU_CHECK(rb.banded == 0, "bands -1: %d folds banded", rb.banded);
   TU_CHECK(same(a, b, v) && max_diff(a, b, len) < 1e-12,
            "bands change the results by %.3g (or a chosen lambda)", max_diff(a, b, len));
   { /* neg_mse: the bands' predictions scored as every lambda's own (check_neg_mse) */
