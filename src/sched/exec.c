@@ -466,7 +466,13 @@ static vf_status finish(exec_ctx *x, master *m, io_results_layout *L, vf_status 
   MPI_Bcast(&complete, 1, MPI_INT, 0, x->comm);
   vf_status cst = io_results_close(&x->res, st == VF_OK && complete);
   if (st == VF_OK) st = cst;
-  if (st == VF_OK && complete && x->rank == 0) remove_models(x->models);
+  if (st == VF_OK && complete && x->rank == 0) {
+    /* by its path, not x->models: a run on 1 or 2 ranks publishes none but
+     * removes those a killed run on more ranks left behind */
+    char dir[sizeof x->models];
+    sched_models_dir(x->opt->output, dir, sizeof dir);
+    remove_models(dir);
+  }
   x->st->finish_seconds = vf_now() - t0;
   if (st == VF_OK && flags[1] && x->rank == 0)
     st = vf_error(VF_E_INTERNAL, "a worker failed: %s", m->fatal_msg);
