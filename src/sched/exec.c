@@ -564,7 +564,16 @@ vf_status sched_collect(MPI_Comm comm, sched_plan *p, int n_shards, int force,
                                                        force, &resumable) : VF_OK;
   VF_CALL(sched_agree(comm, st));
   VF_CALL(sched_results_layout(p, &L));
-  st = vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit flags", &status);
+  /* every shard readable and of this job before the output is replaced:
+   * a missing one must not cost an existing output (exit 2 writes nothing) */
+  for (int i = 0; rank == 0 && st == VF_OK && i < n_shards; i++) {
+    char path[CFG_PATH_LEN + 32];
+    sched_shard_path(p->job->output, i, n_shards, path, sizeof path);
+    st = io_results_check_source(path, &L);
+  }
+  st = sched_agree(comm, st);
+  if (st == VF_OK)
+    st = vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit flags", &status);
   if (st == VF_OK) st = io_results_create(comm, p->job->output, &L, &res);
   st = sched_agree(comm, st);
   if (st == VF_OK) st = collect_shards(comm, p, res, &L, n_shards);
