@@ -116,6 +116,15 @@ static vf_status work_unit(exec_ctx *x, int unit, int flags, proto_report *rep) 
   return VF_OK;
 }
 
+/* Whether this rank, or with a team any rank of it, caught a stop signal:
+ * a member has no line to the master, so its leader reports it. Collective
+ * on a team, once per unit. */
+static int signalled(const exec_ctx *x) {
+  int mine = proto_signalled() != 0, any = mine;
+  if (x->lay->team >= 0) MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, x->lay->team_comm);
+  return any;
+}
+
 /* A worker: orders until STOP. */
 static vf_status worker_loop(exec_ctx *x) {
   double waited = 0, t0 = vf_now();
@@ -135,7 +144,7 @@ static vf_status worker_loop(exec_ctx *x) {
     }
     proto_report rep;
     VF_CALL(work_unit(x, o.unit, o.flags, &rep));
-    rep.signalled = proto_signalled() != 0;
+    rep.signalled = signalled(x);
     VF_CALL(proto_send_report(x->comm, &rep));
   }
 }
@@ -152,6 +161,7 @@ static vf_status member_loop(exec_ctx *x) {
     }
     proto_report rep;
     VF_CALL(work_unit(x, o.unit, o.flags, &rep));
+    signalled(x); /* the leader reports it */
   }
 }
 

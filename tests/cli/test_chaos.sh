@@ -4,7 +4,8 @@
 # after it (defects found by killing and resuming jobs): the published-model
 # folder a killed run on 3+ ranks leaves is removed when a rerun on 1 or 2
 # ranks completes the file; collect with a shard file missing refuses
-# before it touches an existing output (exit 2 writes no results file).
+# before it touches an existing output (exit 2 writes no results file);
+# a stop signal to one member of a team stops the run.
 # usage: sh tests/cli/test_chaos.sh BUILD_DIR
 BUILD=${1:?usage: test_chaos.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 2
@@ -15,7 +16,7 @@ demo_study 31
 JOB=$D/job.yaml
 OUT=$D/results.nc
 cat >"$T/site.yaml" <<'YAML'
-block_voxels: 60
+block_voxels: 20
 flush_seconds: 0.2
 YAML
 export VOXFIT_CONFIG=$T/site.yaml VOXFIT_THREADS=1
@@ -58,5 +59,50 @@ x 2 collect "$JOB" --shards 2
 ok "$rc" "collect with both shards: exit 0 (got $rc)"
 same "$T/ref.nc" "$OUT"
 ok $? "the collected file equals the unsharded run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+
+# ---- a stop signal to one member of a team ----------------------------------------
+# Every unit on a team of 2 (ranks 1 and 2; rank 0 schedules): SIGUSR1 to
+# rank 2 alone, which has no line to the master, stops the run all the
+# same (exit 3, resumable), as it does on a single worker.
+cat >"$T/team.yaml" <<'YAML'
+block_voxels: 20
+flush_seconds: 0.2
+team_size: 2
+YAML
+rank_pid() { # rank_pid N: the pid of rank N of the job's run
+  for r in $(pgrep -f "^$VOXFIT run $JOB"); do
+    tr '\0' '\n' <"/proc/$r/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" &&
+      echo "$r" && return
+  done
+}
+rm -f "$OUT"
+VOXFIT_CONFIG=$T/team.yaml timeout -k 5 60 mpirun -np 3 "$VOXFIT" run "$JOB" >"$T/out" 2>&1 &
+pid=$!
+member=
+for i in $(seq 1 1000); do # until rank 2 catches SIGUSR1 and a flush wrote units
+  member=$(rank_pid 2)
+  m=$([ -n "$member" ] && sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$member/status" 2>/dev/null)
+  [ -n "$m" ] && [ $((0x$m & 0x200)) != 0 ] && [ -s "$OUT" ] && sleep 0.3 && break
+  sleep 0.01
+done
+[ -n "$member" ] && kill -USR1 "$member"
+wait "$pid"
+rc=$?
+[ -n "$member" ] && [ "$rc" = 3 ] && has 'stopped by a signal'
+ok $? "SIGUSR1 to a team member (rank 2, pid ${member:-none}) stops the run: exit 3 (got $rc)"
+VOXFIT_CONFIG=$T/team.yaml x 3 run "$JOB" --quiet
+ok "$rc" "the rerun on the team exits 0 (got $rc)"
+"$PY" - "$T/ref.nc" "$OUT" <<'PY' >"$T/cmp" 2>&1
+import sys, netCDF4, numpy as np
+a, b = (netCDF4.Dataset(p) for p in sys.argv[1:3])
+bad = [v for v in ("test_r", "test_r2", "cv_score")
+       if not np.allclose(a[v][:].filled(np.nan), b[v][:].filled(np.nan), rtol=0, atol=1e-10,
+                          equal_nan=True)]
+bad += [v for v in ("best_lambda", "unit_status")
+        if not np.array_equal(a[v][:].filled(np.nan), b[v][:].filled(np.nan), equal_nan=True)]
+print(" ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+ok $? "... and ends equal to the single-rank reference to 1e-10$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
 
 finish
