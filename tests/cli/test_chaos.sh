@@ -5,7 +5,8 @@
 # folder a killed run on 3+ ranks leaves is removed when a rerun on 1 or 2
 # ranks completes the file; collect with a shard file missing refuses
 # before it touches an existing output (exit 2 writes no results file);
-# a stop signal to one member of a team stops the run.
+# a stop signal to one member of a team stops the run; a disk too small for
+# the results file is found before any unit runs (exit 5).
 # usage: sh tests/cli/test_chaos.sh BUILD_DIR
 BUILD=${1:?usage: test_chaos.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 2
@@ -104,5 +105,36 @@ print(" ".join(bad))
 sys.exit(1 if bad else 0)
 PY
 ok $? "... and ends equal to the single-rank reference to 1e-10$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+
+# ---- a disk too small for the results file ------------------------------------------
+# Open MPI's default MPI-IO reports a write that fails for a full disk on
+# stderr only: before, the run went on and exited 0 with every unit flagged
+# done over data never written. The file's blocks are reserved when it is
+# created: exit 5 naming the file, before any unit, and no file left; on
+# a disk with room the same command then runs it whole. Needs a tmpfs
+# mount (root); skipped where mounting is not allowed.
+FS=$T/fs
+mkdir -p "$FS"
+size=$(stat -c %s "$T/ref.nc")
+if mount -t tmpfs -o size=$((size / 2048))k tmpfs "$FS" 2>/dev/null; then
+  sed "s|^output: .*|output: $FS/results.nc|" "$JOB" >"$D/small.yaml"
+  x 2 run "$D/small.yaml" --quiet
+  [ "$rc" = 5 ] && has "$FS/results.nc: cannot reserve its full size" && [ ! -e "$FS/results.nc" ]
+  ok $? "a disk half the results file's size: exit 5 naming the file, no file left (got $rc)"
+  mount -o remount,size=$((size / 512))k "$FS"
+  x 2 run "$D/small.yaml" --quiet
+  [ "$rc" = 0 ] && "$PY" - "$T/ref.nc" "$FS/results.nc" <<'PY' >"$T/cmp" 2>&1
+import sys, netCDF4, numpy as np
+a, b = (netCDF4.Dataset(p) for p in sys.argv[1:3])
+bad = [v for v in ("test_r", "best_lambda", "unit_status", "roi_mean_r")
+       if not np.array_equal(a[v][:].filled(np.nan), b[v][:].filled(np.nan), equal_nan=True)]
+print(" ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+  ok $? "... with room, the same command: exit 0 (got $rc), the reference's results$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+  umount "$FS"
+else
+  echo "SKIP $TEST: cannot mount a tmpfs here (not root?): no disk-full check"
+fi
 
 finish
