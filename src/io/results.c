@@ -1,6 +1,7 @@
 /* The results file: definition, metadata, per-unit data then status flags.
  * Layout in docs/results.md. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pnetcdf.h>
 #include <stdio.h>
@@ -274,20 +275,39 @@ static vf_status set_int_att(io_results *r, const char *name, int value) {
 /* PnetCDF neither fills nor pads: a file whose last variables are not
  * written yet (a run in progress or stopped, one shard of several) would
  * end before the size its header implies, and so would a copy cut short.
- * Given its full size at creation (a hole: no disk space, no writing), a
- * results file shorter than its header implies has lost data, and a
- * resume refuses it (io_nc_open). Collective. */
+ * Given its full size at creation, a results file shorter than its header
+ * implies has lost data, and a resume refuses it (io_nc_open).
+ * The size is reserved (fallocate: disk blocks, no writing), at creation
+ * and again on resume: Open MPI's default MPI-IO (OMPIO) reports a write
+ * that fails for a full disk on stderr only, and the MPI call succeeds, so
+ * a disk that filled during the run lost units whose flags were written
+ * (exit 0, a complete file of zeros). With every block reserved, a full
+ * disk is found here, before a unit runs (exit 5). A file system without
+ * fallocate gets the hole as before. Collective. */
+static vf_status reserve(const char *path, long long need) {
+  int fd = open(path, O_WRONLY), err = 0;
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) != 0) err = errno;
+  else if (fallocate(fd, 0, 0, (off_t)need) != 0) {
+    err = errno;
+    if ((err == EOPNOTSUPP || err == ENOSYS) && ((long long)sb.st_size >= need ||
+                                                 ftruncate(fd, (off_t)need) == 0))
+      err = 0;
+  }
+  if (fd >= 0 && close(fd) != 0 && !err) err = errno;
+  if (err)
+    return vf_error(VF_E_IO, "%s: cannot reserve its full size (%lld bytes) on disk: %s",
+                    path, need, strerror(err));
+  return VF_OK;
+}
+
 static vf_status extend_file(io_results *r, int rank) {
   const char *path = r->path;
   vf_status st = VF_OK;
   if (rank == 0) {
     long long need = 0;
-    struct stat sb;
     st = io_nc_size_needed(path, r->ncid, &need);
-    if (st == VF_OK && stat(path, &sb) == 0 && (long long)sb.st_size < need &&
-        truncate(path, (off_t)need) != 0)
-      st = vf_error(VF_E_IO, "%s: cannot give it its full size (%lld bytes): %s",
-                    path, need, strerror(errno));
+    if (st == VF_OK) st = reserve(path, need);
   }
   VF_CALL(io_agree(r->comm, st));
   NC(ncmpi_sync(r->ncid), "sync after extending");
@@ -335,7 +355,10 @@ vf_status io_results_create(MPI_Comm comm, const char *path,
   *out = r;
   return VF_OK;
 fail:
-  if (r && r->ncid >= 0) ncmpi_close(r->ncid);
+  if (r && r->ncid >= 0) {
+    ncmpi_close(r->ncid);
+    if (rank == 0) unlink(path); /* not set up: nothing to resume (e.g. a full disk) */
+  }
   if (r) vf_free(&r->wvar), vf_free(&r->wlen);
   vf_free(&r);
   return st;
@@ -648,6 +671,9 @@ static vf_status open_checked(io_results *r, const io_results_layout *L, int *st
   VF_CALL(check_dims(r, L));
   VF_CALL(find_vars(r, L));
   VF_CALL(check_units(r, L));
+  int rank;
+  MPI_Comm_rank(r->comm, &rank);
+  VF_CALL(extend_file(r, rank)); /* the units still to do get their blocks */
   NC(ncmpi_get_var_int_all(r->ncid, r->var[V_STATUS], status), "unit_status");
   /* the file is being worked on again: no longer complete */
   int zero = 0;
@@ -949,6 +975,15 @@ static vf_status open_source(const char *path, const io_results_layout *L, int *
   NC(ncmpi_inq_varid(*ncid, "unit_status", &id), "unit_status");
   NC(ncmpi_get_var_int(*ncid, id, status), "unit_status");
   return VF_OK;
+}
+
+vf_status io_results_check_source(const char *src, const io_results_layout *L) {
+  int ncid = -1, *status = NULL;
+  vf_status st = vf_calloc((size_t)L->n_units + 1, sizeof(int), "unit flags", &status);
+  if (st == VF_OK) st = open_source(src, L, &ncid, status);
+  if (ncid >= 0) ncmpi_close(ncid);
+  vf_free(&status);
+  return st;
 }
 
 #define COPY_BATCH 32

@@ -116,6 +116,15 @@ static vf_status work_unit(exec_ctx *x, int unit, int flags, proto_report *rep) 
   return VF_OK;
 }
 
+/* Whether this rank, or with a team any rank of it, caught a stop signal:
+ * a member has no line to the master, so its leader reports it. Collective
+ * on a team, once per unit. */
+static int signalled(const exec_ctx *x) {
+  int mine = proto_signalled() != 0, any = mine;
+  if (x->lay->team >= 0) MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, x->lay->team_comm);
+  return any;
+}
+
 /* A worker: orders until STOP. */
 static vf_status worker_loop(exec_ctx *x) {
   double waited = 0, t0 = vf_now();
@@ -135,7 +144,7 @@ static vf_status worker_loop(exec_ctx *x) {
     }
     proto_report rep;
     VF_CALL(work_unit(x, o.unit, o.flags, &rep));
-    rep.signalled = proto_signalled() != 0;
+    rep.signalled = signalled(x);
     VF_CALL(proto_send_report(x->comm, &rep));
   }
 }
@@ -152,6 +161,7 @@ static vf_status member_loop(exec_ctx *x) {
     }
     proto_report rep;
     VF_CALL(work_unit(x, o.unit, o.flags, &rep));
+    signalled(x); /* the leader reports it */
   }
 }
 
@@ -466,7 +476,13 @@ static vf_status finish(exec_ctx *x, master *m, io_results_layout *L, vf_status 
   MPI_Bcast(&complete, 1, MPI_INT, 0, x->comm);
   vf_status cst = io_results_close(&x->res, st == VF_OK && complete);
   if (st == VF_OK) st = cst;
-  if (st == VF_OK && complete && x->rank == 0) remove_models(x->models);
+  if (st == VF_OK && complete && x->rank == 0) {
+    /* by its path, not x->models: a run on 1 or 2 ranks publishes none but
+     * removes those a killed run on more ranks left behind */
+    char dir[sizeof x->models];
+    sched_models_dir(x->opt->output, dir, sizeof dir);
+    remove_models(dir);
+  }
   x->st->finish_seconds = vf_now() - t0;
   if (st == VF_OK && flags[1] && x->rank == 0)
     st = vf_error(VF_E_INTERNAL, "a worker failed: %s", m->fatal_msg);
@@ -558,7 +574,16 @@ vf_status sched_collect(MPI_Comm comm, sched_plan *p, int n_shards, int force,
                                                        force, &resumable) : VF_OK;
   VF_CALL(sched_agree(comm, st));
   VF_CALL(sched_results_layout(p, &L));
-  st = vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit flags", &status);
+  /* every shard readable and of this job before the output is replaced:
+   * a missing one must not cost an existing output (exit 2 writes nothing) */
+  for (int i = 0; rank == 0 && st == VF_OK && i < n_shards; i++) {
+    char path[CFG_PATH_LEN + 32];
+    sched_shard_path(p->job->output, i, n_shards, path, sizeof path);
+    st = io_results_check_source(path, &L);
+  }
+  st = sched_agree(comm, st);
+  if (st == VF_OK)
+    st = vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit flags", &status);
   if (st == VF_OK) st = io_results_create(comm, p->job->output, &L, &res);
   st = sched_agree(comm, st);
   if (st == VF_OK) st = collect_shards(comm, p, res, &L, n_shards);
