@@ -195,6 +195,9 @@ vf_status io_results_summarise(io_results *r, const io_results_layout *lay,
 vf_status io_results_copy_units(io_results *dst, const char *src,
                                 const io_results_layout *lay, const int *take,
                                 int *copied);
+/* Local: whether src can be copied from by io_results_copy_units (readable,
+ * of this job, the same units), with the error it would give. */
+vf_status io_results_check_source(const char *src, const io_results_layout *lay);
 /* What `voxfit run` prints at the end, read back from a results file.
  * Local. */
 typedef struct {

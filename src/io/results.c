@@ -980,6 +980,15 @@ static vf_status copy_rank0(io_results *dst, const char *src, const io_results_l
   return st;
 }
 
+vf_status io_results_check_source(const char *src, const io_results_layout *L) {
+  int ncid = -1, *status = NULL;
+  vf_status st = vf_calloc((size_t)L->n_units + 1, sizeof(int), "unit flags", &status);
+  if (!st) st = open_source(src, L, &ncid, status);
+  if (ncid >= 0) ncmpi_close(ncid);
+  vf_free(&status);
+  return st;
+}
+
 vf_status io_results_copy_units(io_results *dst, const char *src,
                                 const io_results_layout *L, const int *take,
                                 int *copied) {

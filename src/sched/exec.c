@@ -558,7 +558,16 @@ vf_status sched_collect(MPI_Comm comm, sched_plan *p, int n_shards, int force,
                                                        force, &resumable) : VF_OK;
   VF_CALL(sched_agree(comm, st));
   VF_CALL(sched_results_layout(p, &L));
-  st = vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit flags", &status);
+  /* every shard readable and of this job before the output is replaced: a
+   * missing one (a wrong N, a shard not run) must not cost a merged file */
+  for (int i = 0; i < n_shards && st == VF_OK && rank == 0; i++) {
+    char path[CFG_PATH_LEN + 32];
+    sched_shard_path(p->job->output, i, n_shards, path, sizeof path);
+    st = io_results_check_source(path, &L);
+  }
+  st = sched_agree(comm, st);
+  if (st == VF_OK)
+    st = vf_calloc((size_t)p->n_units + 1, sizeof(int), "unit flags", &status);
   if (st == VF_OK) st = io_results_create(comm, p->job->output, &L, &res);
   st = sched_agree(comm, st);
   if (st == VF_OK) st = collect_shards(comm, p, res, &L, n_shards);

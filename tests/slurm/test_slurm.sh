@@ -4,6 +4,7 @@
 # Debian's slurmctld and slurmd on private ports), on a small gen study
 # whose direct `mpirun -np 2 voxfit run` is the reference:
 # - slurm/run.sbatch (srun --mpi=pmix, 2 tasks) gives the reference results;
+#   group.sbatch given a wrong number of shards fails and leaves them be;
 # - slurm/submit-study --shards 3: a job array of 3 shards (throttled to
 #   2) and the group job, which starts only after every shard ended; the
 #   collected file equals the reference and the group file is written;
@@ -68,6 +69,12 @@ wait_job "$id"
 ok $? "run.sbatch: job $id completed ($(state "$id"), $(field "$id" ExitCode))"
 same "$T/ref.nc" "$OUT"
 ok $? "run.sbatch: results equal the direct mpirun run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+cp "$OUT" "$T/run.nc"
+id=$(sbatch --parsable "$REPO/slurm/group.sbatch" "$JOB" 3)
+wait_job "$id"
+[ "$(state "$id")" = FAILED ] && grep -q 'shard-1-of-3.nc' "$T/voxfit-$id.out" &&
+  cmp -s "$T/run.nc" "$OUT"
+ok $? "group.sbatch with 3 shards after run.sbatch: fails naming the shard, results.nc untouched ($(state "$id"))"
 
 # ---- submit-study: array of shards, then the group job ---------------------------
 rm -f "$OUT"
