@@ -26,12 +26,16 @@ launch() {
   STEP_PID=$!
 }
 
-# SLURM's warning (--signal=B:USR1@T) and scancel's TERM reach this shell
-# only; forward them to the step, whose master then stops handing out
-# work, flushes and exits 3 with a resumable file.
+# SLURM's warning (--signal=B:USR1@T) and `scancel --batch` reach this
+# shell only; forward them to the step, whose master then stops handing out
+# work, flushes and exits 3 with a resumable file. Always as USR1: srun
+# answers a TERM by killing the tasks ("forcing job termination"), which
+# loses the units in flight and those not yet flushed; srun and mpirun pass
+# USR1 on to the ranks. The signals received are in STOP_SIGNALS.
 forward() {
   echo "voxfit: $1 received; asking voxfit to stop cleanly" >&2
-  [ -n "${STEP_PID:-}" ] && kill -s "$1" "$STEP_PID" 2>/dev/null
+  STOP_SIGNALS="${STOP_SIGNALS:-}$1 "
+  [ -n "${STEP_PID:-}" ] && kill -s USR1 "$STEP_PID" 2>/dev/null
 }
 
 # run_step ARGS...: launch, forward signals, wait for the step (wait

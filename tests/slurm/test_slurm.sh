@@ -9,8 +9,11 @@
 #   2) and the group job, which starts only after every shard ended; the
 #   collected file equals the reference and the group file is written;
 # - a run.sbatch job warned with USR1 mid-run (what --signal=B:USR1@T
-#   sends before the time limit) stops with exit 3, and the resubmitted
-#   job resumes (units done before) to the reference results;
+#   sends before the time limit) stops with exit 3; resubmitted, a TERM to
+#   its batch shell stops it cleanly too (forwarded as USR1: srun would
+#   kill the ranks) without a requeue; resubmitted, a plain scancel ends it
+#   and it is not requeued; the last resubmission resumes (units done
+#   before) to the reference results;
 # - voxfit plan --slurm suggests the sbatch options.
 # If SLURM cannot start, the test fails and says why. The daemons are
 # stopped by PID at the end, also when a check fails.
@@ -115,6 +118,36 @@ grep -q 'USR1 received' "$log"
 ok $? "USR1 mid-run: the batch shell trapped it and forwarded it"
 [ "$(attr "$OUT" complete)" = 0 ]
 ok $? "USR1 mid-run: the results file is resumable (complete = 0)"
+# started_run JOBID: until voxfit has started in the job (at most 60 s), then 0.5 s
+started_run() {
+  i=0
+  while ! grep -q 'info: job' "$T/voxfit-$1.out" 2>/dev/null && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  sleep 0.5
+}
+# TERM to the batch shell alone: forwarded as USR1 (srun answers a TERM by
+# killing the ranks), voxfit stops cleanly; a TERM is not requeued
+id=$(sbatch --parsable -n 2 --oversubscribe "$REPO/slurm/run.sbatch" "$JOB")
+started_run "$id"
+scancel --batch --signal=TERM "$id"
+wait_job "$id"
+log="$T/voxfit-$id.out"
+[ "$(field "$id" ExitCode)" = "3:0" ] && grep -q 'stopped by a signal' "$log" &&
+  [ "$(field "$id" Restarts)" = 0 ] && ! grep -q "requeueing job" "$log"
+ok $? "TERM to the batch shell: voxfit stops cleanly, exit 3, not requeued ($(field "$id" ExitCode), $(field "$id" Restarts) restarts)"
+# a plain scancel (TERM to everything): the job ends, it is not requeued
+id=$(sbatch --parsable -n 2 --oversubscribe "$REPO/slurm/run.sbatch" "$JOB")
+started_run "$id"
+scancel "$id"
+i=0
+while case $(state "$id") in RUNNING|COMPLETING|CONFIGURING) true ;; *) false ;; esac &&
+  [ $i -lt 200 ]; do sleep 0.2; i=$((i + 1)); done
+[ "$(state "$id")" = CANCELLED ] && [ "$(field "$id" Restarts)" = 0 ]
+ok $? "scancel JOBID: the job is cancelled, not requeued by run.sbatch ($(state "$id"), $(field "$id" Restarts) restarts)"
+scancel "$id" 2>/dev/null
+wait_job "$id"
 id2=$(sbatch --parsable -n 2 --oversubscribe "$REPO/slurm/run.sbatch" "$JOB")
 wait_job "$id2"
 before=$(sed -n 's/.*), \([0-9]*\) done before.*/\1/p' "$T/voxfit-$id2.out")
