@@ -8,6 +8,9 @@
 # - slurm/submit-study --shards 3: a job array of 3 shards (throttled to
 #   2) and the group job, which starts only after every shard ended; the
 #   collected file equals the reference and the group file is written;
+#   one shard resubmitted alone (--array=2 with N = 3) and the group job
+#   after it give the same file; a fitting job that fails cancels its
+#   group job (not left pending for ever);
 # - a run.sbatch job warned with USR1 mid-run (what --signal=B:USR1@T
 #   sends before the time limit) stops with exit 3; resubmitted, a TERM to
 #   its batch shell stops it cleanly too (forwarded as USR1: srun would
@@ -102,6 +105,25 @@ same "$T/ref.nc" "$OUT"
 ok $? "3 shards collected equal the direct run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
 [ -f "$D/results.group.nc" ]
 ok $? "the group job wrote results.group.nc"
+# a shard resubmitted alone (as after its time limit): --array=2 has one task
+rm -f "$OUT" "$D/results.shard-2-of-3.nc"
+id=$(sbatch --parsable --array=2 -n 1 "$REPO/slurm/sweep.sbatch" "$JOB" 3)
+grp=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency="afterok:$id" \
+  "$REPO/slurm/group.sbatch" "$JOB" 3)
+wait_job "$grp"
+[ "$(state "$grp")" = COMPLETED ] && [ -f "$D/results.shard-2-of-3.nc" ]
+ok $? "shard 2 resubmitted alone (--array=2 ... sweep.sbatch JOB 3), then group.sbatch: completed ($(state "$grp"); $(head -n 3 "$T/voxfit-${id}_2.out" | tr '\n' ' '))"
+same "$T/ref.nc" "$OUT"
+ok $? "the resubmitted shard collected equals the direct run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+# a fitting job that fails (a job file with an error): its group job goes
+printf 'job: broken\noutput: broken.nc\nsubjects: []\n' >"$T/broken.yaml"
+"$REPO/slurm/submit-study" "$T/broken.yaml" -- -n 1 >"$T/submit.out" 2>&1
+grp=$(sed -n 's/^group job: *\([0-9]*\).*/\1/p' "$T/submit.out")
+i=0
+while [ "$(state "$grp")" = PENDING ] && [ $i -lt 120 ]; do sleep 0.5; i=$((i + 1)); done
+[ "$(state "$grp")" = CANCELLED ]
+ok $? "a failed fitting job cancels its group job, not left pending ($(state "$grp") $(field "$grp" Reason))"
+scancel "$grp" 2>/dev/null
 
 # ---- USR1 before the time limit, then a resubmission ---------------------------------
 rm -f "$OUT" "$D/results.group.nc"
