@@ -26,6 +26,22 @@ launch() {
   STEP_PID=$!
 }
 
+# misplaced ARGS...: true (and says so) if an sbatch option is among the
+# script's arguments: given after the script, it reaches voxfit, which
+# would refuse it as "unexpected argument" without saying where it goes.
+misplaced() {
+  for a in "$@"; do
+    case $a in
+      --ntasks*|--nodes*|--time*|--mem*|--partition*|--account*|--qos*|--array*|\
+      --cpus-per-task*|--signal*|--job-name*|--output*|--dependency*|--requeue|-[nNtpAco]*)
+        echo "voxfit: '$a' is an sbatch option, given after the script: put it before" \
+          "(sbatch $a ... slurm/SCRIPT JOB.yaml)" >&2
+        return 0 ;;
+    esac
+  done
+  return 1
+}
+
 # SLURM's warning (--signal=B:USR1@T) and `scancel --batch` reach this
 # shell only; forward them to the step, whose master then stops handing out
 # work, flushes and exits 3 with a resumable file. Always as USR1: srun

@@ -5,6 +5,7 @@
 # whose direct `mpirun -np 2 voxfit run` is the reference:
 # - slurm/run.sbatch (srun --mpi=pmix, 2 tasks) gives the reference results;
 #   group.sbatch given a wrong number of shards fails and leaves them be;
+#   an sbatch option after the script is refused, saying where it goes;
 # - slurm/submit-study --shards 3: a job array of 3 shards (throttled to
 #   2) and the group job, which starts only after every shard ended; the
 #   collected file equals the reference and the group file is written;
@@ -81,6 +82,10 @@ wait_job "$id"
 [ "$(state "$id")" = FAILED ] && grep -q 'shard-1-of-3.nc' "$T/voxfit-$id.out" &&
   cmp -s "$T/run.nc" "$OUT"
 ok $? "group.sbatch with 3 shards after run.sbatch: fails naming the shard, results.nc untouched ($(state "$id"))"
+id=$(sbatch --parsable "$REPO/slurm/run.sbatch" "$JOB" --ntasks=2)
+wait_job "$id"
+[ "$(field "$id" ExitCode)" = "2:0" ] && grep -q "'--ntasks=2' is an sbatch option" "$T/voxfit-$id.out"
+ok $? "an sbatch option after the script: exit 2 saying it goes before ($(field "$id" ExitCode): $(tail -n 1 "$T/voxfit-$id.out"))"
 
 # ---- submit-study: array of shards, then the group job ---------------------------
 rm -f "$OUT"
