@@ -17,7 +17,8 @@
 #   its batch shell stops it cleanly too (forwarded as USR1: srun would
 #   kill the ranks) without a requeue; resubmitted, a plain scancel ends it
 #   and it is not requeued; the last resubmission resumes (units done
-#   before) to the reference results;
+#   before) to the reference results; a requeued start of a job submitted
+#   with --force resumes too;
 # - voxfit plan --slurm suggests the sbatch options.
 # If SLURM cannot start, the test fails and says why. The daemons are
 # stopped by PID at the end, also when a check fails.
@@ -182,6 +183,13 @@ before=$(sed -n 's/.*), \([0-9]*\) done before.*/\1/p' "$T/voxfit-$id2.out")
 ok $? "the resubmitted job resumed ($before units done before) and completed"
 same "$T/ref.nc" "$OUT"
 ok $? "stopped + resumed under SLURM equals the direct run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+# a requeued start (SLURM_RESTART_COUNT, set here by hand: SLURM's requeue
+# waits minutes) of a job submitted with --force resumes, not afresh
+id=$(SLURM_RESTART_COUNT=1 sbatch --parsable -n 2 --oversubscribe "$REPO/slurm/run.sbatch" \
+  "$JOB" --force --quiet)
+wait_job "$id"
+grep -q '^units: 0 run (0 done, 0 failed), [1-9][0-9]* done before' "$T/voxfit-$id.out"
+ok $? "run.sbatch JOB --force restarted after a requeue resumes ($(grep '^units' "$T/voxfit-$id.out"))"
 
 # ---- plan --slurm ------------------------------------------------------------------
 x 1 plan "$JOB" --slurm --ranks 4
