@@ -42,7 +42,9 @@ export VOXFIT_CONFIG="$T/site.yaml" VOXFIT="$VOXFIT" VOXFIT_THREADS=1
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 OUT=$D/results.nc
 
-trap 'slurm_stop' EXIT INT TERM
+# (this trap replaces mktmp's: it removes the temporary folder too)
+trap 'slurm_stop; rm -rf "$TMP"' EXIT
+trap 'exit 2' INT TERM
 if ! slurm_start "$T/slurm" 2>"$T/slurm.err"; then
   fail "SLURM could not start: $(tail -n 5 "$T/slurm.err" | tr '\n' ' ')"
   finish
