@@ -26,12 +26,32 @@ launch() {
   STEP_PID=$!
 }
 
-# SLURM's warning (--signal=B:USR1@T) and scancel's TERM reach this shell
-# only; forward them to the step, whose master then stops handing out
-# work, flushes and exits 3 with a resumable file.
+# misplaced ARGS...: true (and says so) if an sbatch option is among the
+# script's arguments: given after the script, it reaches voxfit, which
+# would refuse it as "unexpected argument" without saying where it goes.
+misplaced() {
+  for a in "$@"; do
+    case $a in
+      --ntasks*|--nodes*|--time*|--mem*|--partition*|--account*|--qos*|--array*|\
+      --cpus-per-task*|--signal*|--job-name*|--output*|--dependency*|--requeue|-[nNtpAco]*)
+        echo "voxfit: '$a' is an sbatch option, given after the script: put it before" \
+          "(sbatch $a ... slurm/SCRIPT JOB.yaml)" >&2
+        return 0 ;;
+    esac
+  done
+  return 1
+}
+
+# SLURM's warning (--signal=B:USR1@T) and `scancel --batch` reach this
+# shell only; forward them to the step, whose master then stops handing out
+# work, flushes and exits 3 with a resumable file. Always as USR1: srun
+# answers a TERM by killing the tasks ("forcing job termination"), which
+# loses the units in flight and those not yet flushed; srun and mpirun pass
+# USR1 on to the ranks. The signals received are in STOP_SIGNALS.
 forward() {
   echo "voxfit: $1 received; asking voxfit to stop cleanly" >&2
-  [ -n "${STEP_PID:-}" ] && kill -s "$1" "$STEP_PID" 2>/dev/null
+  STOP_SIGNALS="${STOP_SIGNALS:-}$1 "
+  [ -n "${STEP_PID:-}" ] && kill -s USR1 "$STEP_PID" 2>/dev/null
 }
 
 # run_step ARGS...: launch, forward signals, wait for the step (wait
