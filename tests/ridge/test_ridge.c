@@ -634,6 +634,45 @@ static void check_score_of(void) {
   TU_CHECK(!ridge_is_identity(A, 3, 3), "an off-diagonal entry is not the identity");
 }
 
+/* want (m x v): every lambda's CV score of every voxel from the direct
+ * solve of each fold (Pearson r, R^2 or minus the MSE of its held-out
+ * rows), averaged over the k folds. */
+static void direct_cv(const double *Xtr, long ntr, long p, const double *Ytr, long v,
+                      const int *fold, const long *start, int k, const double *lams, int m,
+                      ridge_score kind, double *want) {
+  double *Wd = malloc(sizeof(double) * p * v);
+  long *rows = malloc(sizeof(long) * ntr);
+  memset(want, 0, sizeof(double) * m * v);
+  for (int f = 0; f < k; f++) {
+    long nr = 0, nva = start[f + 1] - start[f];
+    for (long i = 0; i < ntr; i++)
+      if (fold[i] != f) rows[nr++] = i;
+    for (int j = 0; j < m; j++) {
+      TU_CHECK(direct_solve(Xtr, ntr, Ytr, ntr, rows, nr, p, v, lams[j], Wd) == 0, "chol");
+      for (long c = 0; c < v; c++) {
+        const double *y = Ytr + c * ntr + start[f];
+        double pred[nva], sse = 0;
+        for (long i = 0; i < nva; i++) {
+          double s = 0;
+          for (long q = 0; q < p; q++) s += Xtr[q * ntr + start[f] + i] * Wd[c * p + q];
+          pred[i] = s, sse += (y[i] - s) * (y[i] - s);
+        }
+        want[c * m + j] += (kind == RIDGE_SCORE_R    ? ridge_pearson(pred, y, nva)
+                            : kind == RIDGE_SCORE_R2 ? ridge_r2(pred, y, nva)
+                                                     : -sse / nva) / k;
+      }
+    }
+  }
+  free(Wd), free(rows);
+}
+
+/* The largest difference of two score arrays, relative where above 1. */
+static double score_diff(const double *a, const double *b, long n) {
+  double d = 0;
+  for (long i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]) / fmax(1.0, fabs(b[i])));
+  return d;
+}
+
 /* score: neg_mse. Every lambda's CV score, -(1/n_f) sum over fold f's
  * held-out rows of (y - prediction)^2 averaged over the k folds, against
  * the direct Cholesky solve of each fold; the chosen lambdas against the
@@ -650,7 +689,7 @@ static void check_neg_mse(long ntr, long nte, long p, long v, int k, int m, doub
   split_problem(ntr, nte, p, v, 314 + p + m, &Xtr, &Xte, &Ytr, &Yte);
   for (int j = 0; j < m; j++) lams[j] = 1e-2 * pow(lmax / 1e-2, j / (double)(m - 1));
   int *fold = malloc(sizeof(int) * ntr), *best = malloc(sizeof(int) * v);
-  long *order = malloc(sizeof(long) * ntr), *rows = malloc(sizeof(long) * ntr), start[16];
+  long *order = malloc(sizeof(long) * ntr), start[16];
   TU_OK(ridge_folds_kfold(ntr, k, fold));
   ridge_folds_order(ntr, fold, k, order, start);
   /* designated: the structs grow fields */
@@ -658,33 +697,12 @@ static void check_neg_mse(long ntr, long nte, long p, long v, int k, int m, doub
                   .lambda_per_voxel = 1, .solver = solver, .cv_method = cvm};
   long len = (4 + m) * v;
   double *a = calloc(len, 8), *b = calloc(len, 8), *want = calloc((size_t)m * v, 8);
-  double *Wd = malloc(sizeof(double) * p * v), *pred = malloc(sizeof(double) * ntr);
   ridge_result ra = {.best_lambda = a, .cv_best = a + v, .test_r = a + 2 * v,
                      .test_r2 = a + 3 * v, .cv_scores = a + 4 * v, .held_out = -1};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
-  for (int f = 0; f < k; f++) {
-    long nr = 0, nva = start[f + 1] - start[f];
-    for (long i = 0; i < ntr; i++)
-      if (fold[i] != f) rows[nr++] = i;
-    for (int j = 0; j < m; j++) {
-      TU_CHECK(direct_solve(Xtr, ntr, Ytr, ntr, rows, nr, p, v, lams[j], Wd) == 0, "chol");
-      for (long c = 0; c < v; c++) {
-        double sse = 0;
-        for (long i = 0; i < nva; i++) {
-          double s = 0;
-          for (long q = 0; q < p; q++) s += Xtr[q * ntr + start[f] + i] * Wd[c * p + q];
-          pred[i] = Ytr[c * ntr + start[f] + i] - s;
-          sse += pred[i] * pred[i];
-        }
-        want[c * m + j] -= sse / nva / k;
-      }
-    }
-  }
-  double err = 0, top = -INFINITY;
-  for (long i = 0; i < (long)m * v; i++) {
-    err = fmax(err, fabs(ra.cv_scores[i] - want[i]) / fmax(1.0, fabs(want[i])));
-    top = fmax(top, ra.cv_scores[i]);
-  }
+  direct_cv(Xtr, ntr, p, Ytr, v, fold, start, k, lams, m, RIDGE_SCORE_NEG_MSE, want);
+  double err = score_diff(ra.cv_scores, want, (long)m * v), top = -INFINITY;
+  for (long i = 0; i < (long)m * v; i++) top = fmax(top, ra.cv_scores[i]);
   TU_CHECK(err < 1e-8 && top < 0, "neg_mse CV scores differ from the direct solve's by %.3g "
            "(largest %.3g; n=%ld p=%ld v=%ld k=%d m=%d held_out=%d)", err, top, ntr, p, v, k,
            m, ra.held_out);
@@ -719,13 +737,11 @@ static void check_neg_mse(long ntr, long nte, long p, long v, int k, int m, doub
   float *f[4];
   to_float(Xtr, Xte, Ytr, Yte, ntr, nte, p, v, f);
   TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, k, f[1], nte, f[3], NULL, &o, &rb));
-  double ds = 0;
-  for (long i = 0; i < (long)m * v; i++)
-    ds = fmax(ds, fabs(rb.cv_scores[i] - want[i]) / fmax(1.0, fabs(want[i])));
+  double ds = score_diff(rb.cv_scores, want, (long)m * v);
   TU_CHECK(ds < 1e-3, "single-precision neg_mse CV scores off by %.3g", ds);
   for (int i = 0; i < 4; i++) free(f[i]);
-  free(Xtr), free(Xte), free(Ytr), free(Yte), free(fold), free(best), free(order), free(rows);
-  free(a), free(b), free(want), free(Wd), free(pred);
+  free(Xtr), free(Xte), free(Ytr), free(Yte), free(fold), free(best), free(order);
+  free(a), free(b), free(want);
 }
 
 /* Long constant columns: their summed mean drifts by up to ~n eps, so a
@@ -809,37 +825,6 @@ static void check_flat_fold(ridge_cv_method cvm, ridge_score kind) {
   free(Xtr), free(Xte), free(Ytr), free(Yte);
 }
 
-/* The largest |CV score - the direct solve's Pearson r| / k over every
- * fold, lambda and voxel (cvs: m x v, the fit's fold means). */
-static double cv_vs_direct(const double *Xtr, long ntr, long p, const double *Ytr, long v,
-                           const int *fold, const long *start, int k, const double *lams,
-                           int m, const double *cvs) {
-  double *left = malloc(sizeof(double) * m * v), *Wd = malloc(sizeof(double) * p * v);
-  long *rows = malloc(sizeof(long) * ntr);
-  memcpy(left, cvs, sizeof(double) * m * v);
-  for (int f = 0; f < k; f++) {
-    long nr = 0, nva = start[f + 1] - start[f];
-    for (long i = 0; i < ntr; i++)
-      if (fold[i] != f) rows[nr++] = i;
-    for (int j = 0; j < m; j++) {
-      TU_CHECK(direct_solve(Xtr, ntr, Ytr, ntr, rows, nr, p, v, lams[j], Wd) == 0, "chol");
-      for (long c = 0; c < v; c++) {
-        double pred[nva];
-        for (long i = 0; i < nva; i++) {
-          double s = 0;
-          for (long q = 0; q < p; q++) s += Xtr[q * ntr + start[f] + i] * Wd[c * p + q];
-          pred[i] = s;
-        }
-        left[c * m + j] -= ridge_pearson(pred, Ytr + c * ntr + start[f], nva) / k;
-      }
-    }
-  }
-  double worst = 0;
-  for (long i = 0; i < (long)m * v; i++) worst = fmax(worst, fabs(left[i]));
-  free(left), free(Wd), free(rows);
-  return worst;
-}
-
 /* A fit whose results go to one buffer: best lambda, CV best, test r,
  * test R^2 (4 v) and the CV scores (m v). */
 static ridge_result result_in(double *b, long v) {
@@ -878,7 +863,10 @@ static void check_bands(void) {
   ridge_result ra = result_in(a, v), rb = result_in(b, v);
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
   TU_CHECK(ra.banded == k, "%d of %d folds scored through bands", ra.banded, k);
-  double err = cv_vs_direct(Xtr, ntr, p, Ytr, v, fold, start, k, lams, (int)m, ra.cv_scores);
+  double *want = malloc(sizeof(double) * m * v);
+  direct_cv(Xtr, ntr, p, Ytr, v, fold, start, k, lams, (int)m, RIDGE_SCORE_R, want);
+  double err = score_diff(ra.cv_scores, want, m * v);
+  free(want);
   TU_CHECK(err < 1e-10, "banded CV scores differ from the direct solve by %.3g", err);
   ridge_opts on = o;
   on.bands = -1;
