@@ -464,9 +464,9 @@ static int run_case(const shape *s, int grid, int single, double scale,
          name, P.ntr, P.k, P.p, v, P.nte, m, lo, hi, threads, P.gen_seconds);
   printf("   %cGEMM %ld^3: %.1f GFLOP/s (best of 3), kernel %s\n",
          single ? 'S' : 'D', gemm_n, gemm, openblas_get_corename());
-  printf("   fit %.3f s (%s), F %.4g GFLOP, %.2f GFLOP/s = %.3f x GEMM\n", secs,
-         res.held_out ? "held-out correction" : "factorised per fold", flops / 1e9, rate,
-         rate / gemm);
+  printf("   fit %.3f s (%s, %d of %d folds through bands), F %.4g GFLOP, %.2f GFLOP/s = "
+         "%.3f x GEMM\n", secs, res.held_out ? "held-out correction" : "factorised per fold",
+         res.banded, P.k, flops / 1e9, rate, rate / gemm);
   const double *ph = res.seconds;
   double other = secs - ph[RIDGE_T_FACTOR] - ph[RIDGE_T_PRODUCTS] - ph[RIDGE_T_SCORE] -
                  ph[RIDGE_T_REFIT];
@@ -486,11 +486,11 @@ static int run_case(const shape *s, int grid, int single, double scale,
          "v=%ld k=%d m=%d threads=%d seconds=%.6f flops=%.6e gflops=%.4f "
          "gemm=%.4f frac=%.4f rss=%.0f gen_rss=%.0f base_rss=%.0f rss_reset=%d "
          "xyo=%.0f rss_ratio=%.4f distinct_lambdas=%d median_r=%.4f kernel=%s held_out=%d "
-         "t_factor=%.4f t_products=%.4f t_score=%.4f t_refit=%.4f\n",
+         "banded=%d t_factor=%.4f t_products=%.4f t_score=%.4f t_refit=%.4f\n",
          name, s->name, GRIDS[grid], PRECS[single], P.ntr, P.nte, P.p, v, P.k,
          m, threads, secs, flops, rate, gemm, rate / gemm, (double)fit_peak,
          (double)gen_peak, (double)base_rss, reset, xyo, fit_peak / xyo, distinct, r[v / 2],
-         openblas_get_corename(), res.held_out, ph[RIDGE_T_FACTOR], ph[RIDGE_T_PRODUCTS],
+         openblas_get_corename(), res.held_out, res.banded, ph[RIDGE_T_FACTOR], ph[RIDGE_T_PRODUCTS],
          ph[RIDGE_T_SCORE], ph[RIDGE_T_REFIT]);
   fflush(stdout);
   vf_free(&r);
