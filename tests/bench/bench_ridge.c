@@ -428,6 +428,7 @@ static int run_case(const shape *s, int grid, int single, double scale,
   res.test_r = xalloc(v, sizeof(double), "test r");
   res.test_r2 = xalloc(v, sizeof(double), "test r2");
   int reset = reset_peak_rss();
+  size_t start_rss = vf_peak_rss(); /* after the reset: the RSS now */
 
   double t0 = vf_now();
   vf_status st =
@@ -479,9 +480,9 @@ static int run_case(const shape *s, int grid, int single, double scale,
   printf("   phases: factorisations %.2f s, CV products %.2f s, CV scoring %.2f s, "
          "refit %.2f s, other %.2f s\n", ph[RIDGE_T_FACTOR], ph[RIDGE_T_PRODUCTS],
          ph[RIDGE_T_SCORE], ph[RIDGE_T_REFIT], other);
-  printf("   peak RSS of the fit %.1f MiB%s (generation %.1f MiB, process at "
-         "start %.1f MiB); X+Y+outputs %.1f MiB; ratio %.2f\n",
-         fit_peak / MiB, reset ? "" : " (process; reset refused)",
+  printf("   peak RSS of the fit %.1f MiB%s (%.1f MiB when it started; generation %.1f MiB, "
+         "process at start %.1f MiB); X+Y+outputs %.1f MiB; ratio %.2f\n",
+         fit_peak / MiB, reset ? "" : " (process; reset refused)", start_rss / MiB,
          gen_peak / MiB, base_rss / MiB, xyo / MiB, fit_peak / xyo);
   printf("   chosen lambdas (grid index:voxels):");
   for (int j = 0; j < m; j++)
@@ -490,12 +491,12 @@ static int run_case(const shape *s, int grid, int single, double scale,
          r[(9 * v) / 10]);
   printf("RESULT case=%s shape=%s grid=%s precision=%s ntr=%ld nte=%ld p=%ld "
          "v=%ld k=%d m=%d threads=%d seconds=%.6f flops=%.6e gflops=%.4f "
-         "gemm=%.4f gemm_before=%.4f gemm_after=%.4f frac=%.4f rss=%.0f gen_rss=%.0f base_rss=%.0f rss_reset=%d "
+         "gemm=%.4f gemm_before=%.4f gemm_after=%.4f frac=%.4f rss=%.0f gen_rss=%.0f base_rss=%.0f start_rss=%.0f rss_reset=%d "
          "xyo=%.0f rss_ratio=%.4f distinct_lambdas=%d median_r=%.4f kernel=%s held_out=%d "
          "banded=%d t_factor=%.4f t_products=%.4f t_score=%.4f t_refit=%.4f\n",
          name, s->name, GRIDS[grid], PRECS[single], P.ntr, P.nte, P.p, v, P.k,
          m, threads, secs, flops, rate, gemm, gemm_before, gemm_after, rate / gemm, (double)fit_peak,
-         (double)gen_peak, (double)base_rss, reset, xyo, fit_peak / xyo, distinct, r[v / 2],
+         (double)gen_peak, (double)base_rss, (double)start_rss, reset, xyo, fit_peak / xyo, distinct, r[v / 2],
          openblas_get_corename(), res.held_out, res.banded, ph[RIDGE_T_FACTOR], ph[RIDGE_T_PRODUCTS],
          ph[RIDGE_T_SCORE], ph[RIDGE_T_REFIT]);
   fflush(stdout);
