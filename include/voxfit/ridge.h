@@ -93,6 +93,10 @@ typedef struct {
                             (ridge_bands): 0 when that costs fewer flops
                             (the default), 1 whenever the spectrum has two
                             bands, -1 never (tests and benchmarks) */
+  double tie;            /* mean CV scores within tie x max(1, |best|) of
+                            the best are ties, won by the larger lambda;
+                            0 = the precision's (1e-9 in double, 1e-6 in
+                            single: docs/method.md, step 7) */
 } ridge_opts;
 
 typedef struct {     /* arrays sized by the caller; NULL = not wanted */

@@ -8,23 +8,27 @@
 #include "voxfit/linalg.h"
 #include "choose.h"
 
-/* The index of the best score; scores within RIDGE_TIE of the best are
- * ties, and ties go to the larger lambda. Far beyond the spectrum every
- * lambda predicts the same direction, so their scores differ only by
+/* The index of the best score; scores within tie x max(1, |best|) of the
+ * best are ties, and ties go to the larger lambda. Far beyond the spectrum
+ * every lambda predicts the same direction, so their scores differ only by
  * rounding: without a tolerance the choice among them would be noise. */
-#define RIDGE_TIE 1e-9
-static int argbest(const double *score, int m) {
+static int argbest(const double *score, int m, double tie) {
   double top = -INFINITY;
   for (int j = 0; j < m; j++)
     if (score[j] > top) top = score[j];
   int b = 0;
   for (int j = 0; j < m; j++)
-    if (score[j] >= top - RIDGE_TIE * fmax(1.0, fabs(top))) b = j;
+    if (score[j] >= top - tie * fmax(1.0, fabs(top))) b = j;
   return b;
 }
 
+double ridge_tie(const ridge_opts *o, int single) {
+  if (o->tie > 0) return o->tie;
+  return single ? RIDGE_TIE_SINGLE : RIDGE_TIE_DOUBLE;
+}
+
 void ridge_choose(const double *cv, int m, long v, const unsigned char *valid,
-                  int per_voxel, int *best) {
+                  int per_voxel, double tie, int *best) {
   int shared = 0;
   if (!per_voxel) {
     double mean[m];
@@ -35,14 +39,14 @@ void ridge_choose(const double *cv, int m, long v, const unsigned char *valid,
         if (!valid || valid[c]) mean[j] += cv[(size_t)c * m + j], nv++;
       mean[j] = nv ? mean[j] / nv : 0;
     }
-    shared = argbest(mean, m);
+    shared = argbest(mean, m, tie);
   }
   for (long c = 0; c < v; c++) {
     if (valid && !valid[c]) {
       best[c] = -1;
       continue;
     }
-    best[c] = per_voxel ? argbest(cv + (size_t)c * m, m) : shared;
+    best[c] = per_voxel ? argbest(cv + (size_t)c * m, m, tie) : shared;
   }
 }
 

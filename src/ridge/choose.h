@@ -7,10 +7,22 @@
 #include "voxfit/ridge.h"
 
 /* Per voxel (or one for all voxels) the index of the lambda with the best
- * mean CV score (cv: m x v, lambda fastest); best[j] = -1 for masked
- * voxels (valid[j] == 0; valid may be NULL). */
+ * mean CV score (cv: m x v, lambda fastest); scores within
+ * tie x max(1, |best|) of the best are ties, won by the larger lambda;
+ * best[j] = -1 for masked voxels (valid[j] == 0; valid may be NULL). */
 void ridge_choose(const double *cv, int m, long v, const unsigned char *valid,
-                  int per_voxel, int *best);
+                  int per_voxel, double tie, int *best);
+
+/* The tie band of a fit in double and in single precision. A float32
+ * fit's scores carry its products' rounding: up to 6e-7 from a float64 fit
+ * of the same data on the benchmark, where the wide grid's plateau
+ * lambdas (1e8 to 1e20) differ by less than 5e-8. With double's band the
+ * choice among them was that rounding (361 to 1012 voxels of 5000-20000
+ * chose another plateau lambda than float64 did). */
+#define RIDGE_TIE_DOUBLE 1e-9
+#define RIDGE_TIE_SINGLE 1e-6
+/* o->tie, or the precision's band when it is 0. */
+double ridge_tie(const ridge_opts *o, int single);
 
 /* The filter matrix of a fold, F[j][i] = s_i / (s_i^2 + lambda_j) (m x r),
  * has low numerical rank: with its rows normalised, F_j = norm_j sum_t

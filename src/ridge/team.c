@@ -625,7 +625,7 @@ vf_status ridge_team_model_fit(const ridge_team_model *M, const la_dmat *Ytr,
   if (!st) st = vf_calloc((size_t)v + 1, sizeof(int), "chosen lambdas", &best);
   VF_TRY(team_agree(&Ytr->g, st));
   VF_TRY(cv_scores(M, Ytr, o, cv));
-  ridge_choose(cv, m, v, valid, o->lambda_per_voxel, best);
+  ridge_choose(cv, m, v, valid, o->lambda_per_voxel, ridge_tie(o, 0), best); /* teams: double */
   VF_TRY(refit(&M->refit, Ytr, Yte, best, o, tr, res));
   fill(cv, tr, best, v, o, res);
 fail:

@@ -266,7 +266,7 @@ ridge_opts unit_opts(const cfg_ridge *rg) {
                                                    : RIDGE_SOLVER_AUTO,
                   rg->cv_method == CFG_CVM_PER_FOLD   ? RIDGE_CV_PER_FOLD
                   : rg->cv_method == CFG_CVM_HELD_OUT ? RIDGE_CV_HELD_OUT
-                                                      : RIDGE_CV_AUTO, 0, 0};
+                                                      : RIDGE_CV_AUTO, 0, 0, 0};
   return o;
 }
 

@@ -174,7 +174,7 @@ static double run_single(const args *a, double *model_s) {
   double *r[4];
   for (int i = 0; i < 4; i++) r[i] = calloc(v, 8);
   ridge_result res = {r[0], r[1], r[2], r[3], NULL, NULL, 0, NULL, 0, {0}, 0};
-  ridge_opts o = {lam, 20, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0};
+  ridge_opts o = {lam, 20, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0, 0};
   reset_peak();
   double t0 = vf_now();
   vf_status st = ridge_cv_fit_d(Xtr, a->ntr, p, Ytr, v, start, a->k, Xte, a->nte, Yte, NULL, &o, &res);
@@ -204,7 +204,7 @@ static double run_team(const args *a, double *model_s, double *sent) {
   double *r[4];
   for (int i = 0; i < 4; i++) r[i] = calloc(v, 8);
   ridge_team_result res = {r[0], r[1], r[2], r[3], NULL, NULL, NULL, 0};
-  ridge_opts o = {lam, 20, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0};
+  ridge_opts o = {lam, 20, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0, 0};
   ridge_team_model *M = NULL;
   MPI_Barrier(MPI_COMM_WORLD);
   reset_peak();

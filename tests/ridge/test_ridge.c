@@ -117,7 +117,7 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   TU_OK(ridge_folds_kfold(ntr, k, fold));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver, cvm, 0, 0};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 7, solver, cvm, 0, 0, 0};
   ridge_result res = {0};
   double *cvs = calloc(6 * v, sizeof(double)), *W = calloc(p * v, sizeof(double));
   res.best_lambda = calloc(v, sizeof(double));
@@ -191,21 +191,28 @@ static void check_fit(long ntr, long nte, long p, long v, int k, int dup,
   }
   TU_CHECK(rerr < 1e-10, "test scores inconsistent with weights: %.3g", rerr);
   /* the single-precision engine agrees in r to 1e-3 on this problem,
-   * rank-deficient or not */
+   * rank-deficient or not, against a double fit with its tie band: with
+   * double's own (1e-9) a voxel whose two best lambdas score within 1e-6
+   * picks the better in double and the larger in single (0.0014 in r) */
   {
     float *f[4];
     to_float(Xtr, Xte, Ytr, Yte, ntr, nte, p, v, f);
-    ridge_result rs = res;
+    ridge_result rs = res, rd = res;
     rs.test_r = calloc(v, sizeof(double));
     rs.best_lambda = calloc(v, sizeof(double));
-    rs.cv_scores = NULL;
-    rs.weights = NULL;
+    rs.cv_scores = rs.weights = NULL;
+    rd.test_r = calloc(v, sizeof(double));
+    rd.best_lambda = calloc(v, sizeof(double));
+    rd.cv_scores = rd.weights = NULL;
     TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, k, f[1], nte, f[3], NULL, &o, &rs));
+    ridge_opts od = o;
+    od.tie = RIDGE_TIE_SINGLE;
+    TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &od, &rd));
     double d = 0;
-    for (long c = 0; c < v; c++) d = fmax(d, fabs(rs.test_r[c] - res.test_r[c]));
+    for (long c = 0; c < v; c++) d = fmax(d, fabs(rs.test_r[c] - rd.test_r[c]));
     TU_CHECK(d < 1e-3, "single vs double r differ by %.3g (held_out %d, n=%ld p=%ld k=%d)", d,
              rs.held_out, ntr, p, k);
-    free(rs.test_r), free(rs.best_lambda);
+    free(rs.test_r), free(rs.best_lambda), free(rd.test_r), free(rd.best_lambda);
     for (int a = 0; a < 4; a++) free(f[a]);
   }
   free(X), free(Y), free(Xtr), free(Xte), free(Ytr), free(Yte), free(cvs), free(W);
@@ -243,7 +250,7 @@ static void check_delayed_fit(void) {
   TU_OK(ridge_folds_runs(ntr, run, fold, &k));
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[4] = {0.1, 1, 10, 100}, bl[4], r[4], r2[4], W[9 * 4], Wd[9 * 4];
-  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0};
+  ridge_opts o = {lams, 4, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0, 0};
   double *pred = malloc(sizeof(double) * nte * v), *XW = malloc(sizeof(double) * nte * v);
   ridge_result res = {bl, NULL, r, r2, NULL, W, 0, pred, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, pd, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &res));
@@ -276,7 +283,7 @@ static void check_masked(void) {
   ridge_folds_kfold(ntr, 5, fold);
   ridge_folds_order(ntr, fold, 5, order, start);
   double lams[3] = {0.1, 1, 10}, bl[4], r[4], r2[4];
-  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0};
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO, 0, 0, 0};
   ridge_result res = {bl, NULL, r, r2, NULL, NULL, 0, NULL, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 5, Xte, nte, Yte, valid, &o, &res));
   TU_CHECK(res.n_masked == 1 && isnan(r[1]) && isnan(bl[1]), "masked voxel not masked");
@@ -375,7 +382,7 @@ static void check_model(long ntr, long nte, long p, long v, int k, ridge_cv_meth
   ridge_folds_kfold(ntr, k, fold);
   ridge_folds_order(ntr, fold, k, order, start);
   double lams[6] = {0.01, 1, 10, 100, 1e4, 1e8};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0, 0};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0, 0, 0};
   double *a = calloc(4 * v, 8), *b = calloc(4 * v, 8), *c = calloc(4 * v, 8);
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &o, &ra));
@@ -438,7 +445,7 @@ static void check_heldout_fallback(void) {
   long ntr = 60, nte = 10, p = 50, v = 4;
   long start[4] = {0, 20, 40, 60};
   double lams[3] = {1e-12, 1, 100}, a[4 * 4], b[4 * 4];
-  ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0, 0};
+  ridge_opts o = {lams, 3, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0, 0, 0};
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, NULL, 0, NULL, -1, {0}, 0};
   ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, NULL, 0, NULL, -1, {0}, 0};
   double *Xtr, *Xte, *Ytr, *Yte;
@@ -461,7 +468,7 @@ static void check_heldout_shared(void) {
   split_problem(ntr, nte, p, v, 8, &Xtr, &Xte, &Ytr, &Yte);
   long start[6] = {0, 12, 24, 36, 48, 60};
   double lams[5] = {0.1, 1, 10, 100, 1e3}, a[4 * 7], b[4 * 7], W[12 * 7], Wd[12 * 7];
-  ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0, 0};
+  ridge_opts o = {lams, 5, RIDGE_SCORE_R2, 0, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_HELD_OUT, 0, 0, 0};
   ridge_result ra = {a, a + v, a + 2 * v, a + 3 * v, NULL, W, 0, NULL, -1, {0}, 0};
   ridge_result rb = {b, b + v, b + 2 * v, b + 3 * v, NULL, Wd, 0, NULL, -1, {0}, 0};
   double t0 = vf_now();
@@ -501,7 +508,7 @@ static void check_single_conditioned(void) {
   long start[5] = {0, 60, 120, 180, 240};
   double *Xtr, *Xte, *Ytr, *Yte;
   split_rows(X, Y, ntr, nte, p, v, &Xtr, &Xte, &Ytr, &Yte);
-  ridge_opts o = {lams, 5, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_SVD, RIDGE_CV_PER_FOLD, 0, 0};
+  ridge_opts o = {lams, 5, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_SVD, RIDGE_CV_PER_FOLD, 0, 0, 0};
   ridge_result rdbl = {d4, d4 + v, d4 + 2 * v, d4 + 3 * v, NULL, NULL, 0, NULL, -1, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, 4, Xte, nte, Yte, NULL, &o, &rdbl));
   TU_CHECK(d4[0] <= 1e-4 && rd[0] > 0.99, "the problem should favour small lambdas "
@@ -556,7 +563,7 @@ static void check_refit_groups(void) {
   ridge_folds_kfold(ntr, 3, fold);
   ridge_folds_order(ntr, fold, 3, order, start);
   double lams[6] = {1e-2, 1e-1, 1, 10, 100, 1e4};
-  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0};
+  ridge_opts o = {lams, 6, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0, 0};
   unsigned char valid[120];
   for (long c = 0; c < v; c++) valid[c] = c % 17 != 5;
   double *a = calloc(4 * v + p * v, 8), *b = calloc(4 * v + nte * v, 8);
@@ -707,7 +714,7 @@ static void check_neg_mse(long ntr, long nte, long p, long v, int k, int m, doub
            "(largest %.3g; n=%ld p=%ld v=%ld k=%d m=%d held_out=%d)", err, top, ntr, p, v, k,
            m, ra.held_out);
   /* the choice: the largest score wins (a tie band apart) */
-  ridge_choose(want, m, v, NULL, 1, best);
+  ridge_choose(want, m, v, NULL, 1, RIDGE_TIE_DOUBLE, best);
   long moved = 0, lam_lo = 0;
   double cvb = 0;
   for (long c = 0; c < v; c++) {
@@ -791,7 +798,7 @@ static void check_flat_fold(ridge_cv_method cvm, ridge_score kind) {
   for (long i = start[1]; i < start[2]; i++) Ytr[1 * NTR + i] = 0.1;
   for (long i = 0; i < NTE; i++) Yte[2 * NTE + i] = 0.1;
   double lams[4] = {0.1, 1, 10, 100}, cv[4 * V], bl[V] = {0}, r[V], r2[V];
-  ridge_opts o = {lams, 4, kind, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0, 0};
+  ridge_opts o = {lams, 4, kind, 1, 0, RIDGE_SOLVER_AUTO, cvm, 0, 0, 0};
   ridge_result res = {bl, NULL, r, r2, cv, NULL, 0, NULL, 0, {0}, 0};
   TU_OK(ridge_cv_fit_d(Xtr, NTR, P, Ytr, V, start, K, Xte, NTE, Yte, NULL, &o, &res));
   double worst = 0, W[P * V], pred[NTR];
@@ -857,7 +864,7 @@ static void check_bands(void) {
   }
   TU_OK(ridge_folds_kfold(ntr, k, fold));
   ridge_folds_order(ntr, fold, k, order, start);
-  ridge_opts o = {lams, (int)m, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 1};
+  ridge_opts o = {lams, (int)m, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 1, 0};
   long len = (4 + m) * v;
   double *a = calloc(len, 8), *b = calloc(len, 8);
   ridge_result ra = result_in(a, v), rb = result_in(b, v);
@@ -921,6 +928,55 @@ static void check_bands(void) {
   free(mb.b), free(a), free(b), free(Xtr), free(Xte), free(Ytr), free(Yte);
 }
 
+/* The tie band: scores within tie x max(1, |best|) of the best go to the
+ * larger lambda; 1e-9 in double, 1e-6 in single, or ridge_opts.tie. On a
+ * wide grid (1e1..1e20) the plateau lambdas' scores differ by less than
+ * float32's rounding: single precision must choose as an exact (double)
+ * fit with its band does, not by its rounding. */
+static void check_tie_band(void) {
+  double cv[3] = {0.5, 0.5 + 5e-7, 0.5 - 2e-7};
+  int best = -1;
+  ridge_choose(cv, 3, 1, NULL, 1, 1e-9, &best);
+  TU_CHECK(best == 1, "band 1e-9 chose %d, want the best score (1)", best);
+  ridge_choose(cv, 3, 1, NULL, 1, 1e-6, &best);
+  TU_CHECK(best == 2, "band 1e-6 chose %d, want the largest lambda within it (2)", best);
+  ridge_opts o = {0};
+  TU_CHECK(ridge_tie(&o, 0) == 1e-9 && ridge_tie(&o, 1) == 1e-6,
+           "default bands %g (double) and %g (single)", ridge_tie(&o, 0), ridge_tie(&o, 1));
+  o.tie = 1e-4;
+  TU_CHECK(ridge_tie(&o, 0) == 1e-4 && ridge_tie(&o, 1) == 1e-4, "tie 1e-4 not kept");
+
+  long ntr = 300, nte = 40, p = 120, v = 60, m = 20;
+  int k = 3, fold[300];
+  long start[4], order[300];
+  double *Xtr, *Xte, *Ytr, *Yte, lams[20];
+  for (int j = 0; j < m; j++) lams[j] = pow(10.0, 1 + 19.0 * j / (m - 1));
+  split_problem(ntr, nte, p, v, 77, &Xtr, &Xte, &Ytr, &Yte);
+  for (long i = 0; i < ntr * v; i++) Ytr[i] += 3 * sin(1.7 * i); /* noisy voxels: plateau */
+  TU_OK(ridge_folds_kfold(ntr, k, fold));
+  ridge_folds_order(ntr, fold, k, order, start);
+  ridge_opts w = {lams, (int)m, RIDGE_SCORE_R, 1, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0,
+                  0};
+  long len = (4 + m) * v;
+  double *a = calloc(len, 8), *b = calloc(len, 8);
+  ridge_result rs = result_in(a, v), rd = result_in(b, v);
+  float *f[4];
+  to_float(Xtr, Xte, Ytr, Yte, ntr, nte, p, v, f);
+  TU_OK(ridge_cv_fit_s(f[0], ntr, p, f[2], v, start, k, f[1], nte, f[3], NULL, &w, &rs));
+  ridge_opts wd = w;
+  wd.tie = 1e-6;
+  TU_OK(ridge_cv_fit_d(Xtr, ntr, p, Ytr, v, start, k, Xte, nte, Yte, NULL, &wd, &rd));
+  long differ = 0, plateau = 0;
+  for (long c = 0; c < v; c++) {
+    differ += rs.best_lambda[c] != rd.best_lambda[c];
+    plateau += rd.best_lambda[c] >= 1e8;
+  }
+  TU_CHECK(differ == 0 && plateau > 0, "single chose another lambda than double with its band "
+           "on %ld of %ld voxels (%ld on the plateau)", differ, v, plateau);
+  free(a), free(b), free(Xtr), free(Xte), free(Ytr), free(Yte);
+  for (int i = 0; i < 4; i++) free(f[i]);
+}
+
 int main(int argc, char **argv) {
   la_blas_setup(argv); /* the kernels voxfit runs */
   MPI_Init(&argc, &argv);
@@ -949,6 +1005,7 @@ int main(int argc, char **argv) {
   }
   check_kernel_path();
   check_bands();
+  check_tie_band();
   check_refit_groups();
   check_fit(240, 40, 60, 8, 12, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO); /* many short folds */
   check_fit(240, 40, 60, 8, 4, 0, RIDGE_SOLVER_AUTO, RIDGE_CV_AUTO);  /* few long ones */

@@ -115,7 +115,7 @@ static void run_case(const tcase *c, int ctxt, int pr, int pc, int nb) {
   for (long j = 0; j < v; j++) valid[j] = !(c->mask && j == 2);
   ridge_score kind = c->r2 == 2 ? RIDGE_SCORE_NEG_MSE : c->r2 ? RIDGE_SCORE_R2 : RIDGE_SCORE_R;
   ridge_opts o = {lambdas, 10, kind, !c->shared, 0,
-                  RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0};
+                  RIDGE_SOLVER_AUTO, RIDGE_CV_PER_FOLD, 0, 0, 0};
   /* the single-rank reference, on contiguous train/test copies */
   double *Xtr = malloc(sizeof(double) * ntr * p), *Xte = malloc(sizeof(double) * nte * p);
   double *Ytr = malloc(sizeof(double) * ntr * v), *Yte = malloc(sizeof(double) * nte * v);
