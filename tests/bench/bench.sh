@@ -191,7 +191,10 @@ END {
   printf "%s", body
   printf "\nscale %s, %s BLAS threads; voxfit kernel %s", scale, thr, vk
   if (kern != "") printf ", numpy kernel %s", kern
-  printf "; best GEMM of the run: double %.1f, single %.1f GFLOP/s", best["double"], best["single"]
+  printf "; best GEMM of the run:"
+  if (best["double"] > 0) printf " double %.1f", best["double"]
+  if (best["single"] > 0) printf " single %.1f", best["single"]
+  printf " GFLOP/s"
   printf "\ntargets met: rate %d/%d (%d/%d against the best GEMM), mem %d/%d", t_rate[1] + 0, rows,
          t_best[1] + 0, rows, t_mem[1] + 0, rows
   if (t_sp[0] + t_sp[1] > 0)
