@@ -133,7 +133,8 @@ echo
 # precision (the machine's GEMM varies between processes on a shared VM);
 # mem: fit's peak RSS <= 1.5 x (X + Y + outputs); numpy: speed-up >= 1.3
 # (dense), >= 2.5 (wide); acc: same lambdas and |test r difference| <= 1e-6
-# (TIE: the lambdas differ only on near-ties, CV scores within 1e-9 + 100 ulp),
+# (TIE: the lambdas differ only on near-ties, CV scores within the tie band of
+# the case's precision, 1e-9 or 1e-6, + 100 ulp),
 # against numpy in double, and against numpy's float64 fit of the same data
 # in single (lam64!=, dr64; bench_numpy.py --ref64 says why); lam!=, ties and
 # max|dr| always compare with numpy in the case's own precision.
@@ -193,7 +194,7 @@ END {
   if (kern != "") printf ", numpy kernel %s", kern
   printf "; best GEMM of the run:"
   if (best["double"] > 0) printf " double %.1f", best["double"]
-  if (best["single"] > 0) printf " single %.1f", best["single"]
+  if (best["single"] > 0) printf "%s single %.1f", best["double"] > 0 ? "," : "", best["single"]
   printf " GFLOP/s"
   printf "\ntargets met: rate %d/%d (%d/%d against the best GEMM), mem %d/%d", t_rate[1] + 0, rows,
          t_best[1] + 0, rows, t_mem[1] + 0, rows

@@ -179,6 +179,16 @@ def tie_band(dtype):
     return 1e-6 if dtype == np.float32 else 1e-9
 
 
+def near_ties(cv, best, other, mism, tie, dtype):
+    """How many of the voxels mism are near-ties in the scores cv: the
+    scores at best and at other agree within the tie band widened by 100
+    ulp of the precision."""
+    cols = np.arange(cv.shape[1])
+    tol = tie * np.maximum(1.0, np.abs(cv[best, cols])) + 100 * float(np.finfo(dtype).eps)
+    gap = cv[best, cols] - cv[other, cols]
+    return int(np.sum(np.abs(gap[mism]) <= tol[mism]))
+
+
 def choose(cv, tie):
     """Per voxel (column) the index of the best score; scores within
     tie * max(1, |best|) of the best are ties, and ties go to the larger
@@ -237,10 +247,11 @@ def main():
     w = np.random.default_rng(0).standard_normal((256, 200)).astype(dtype)
     np.linalg.svd(w, full_matrices=False)
     w @ w.T
+    tie = tie_band(dtype)
     reset = reset_peak_rss()
     t0 = time.perf_counter()
     cv, best, test_r = cv_fit(prob["Xtr"], prob["Ytr"], prob["Xte"], prob["Yte"],
-                              prob["start"], lambdas, ARGS["block"], tie_band(dtype))
+                              prob["start"], lambdas, ARGS["block"], tie)
     secs = time.perf_counter() - t0
     rss = peak_rss()
     if limiter is not None:
@@ -264,24 +275,16 @@ def main():
     dcv = np.abs(cv[best, cols] - vox["cv_best"])
     dcv[mism] = 0  # compare CV scores only where the lambdas agree
     max_dcv = float(np.max(dcv)) if v else 0.0
-    # a near-tie: the two chosen lambdas' CV scores (numpy's) agree within
-    # the documented tie band widened by 100 ulp of the precision
-    tie = tie_band(dtype)
-    tie_tol = tie * np.maximum(1.0, np.abs(cv[best, cols])) + 100 * float(np.finfo(dtype).eps)
-    ties = int(np.sum(np.abs(gap[mism]) <= tie_tol[mism]))
+    ties = near_ties(cv, best, idx_vf, mism, tie, dtype)  # in numpy's scores
     ref = {}
     if ARGS["ref64"] and dtype == np.float32:
         P64 = {k: (a.astype(np.float64) if a.dtype == np.float32 else a) for k, a in prob.items()}
         cv64, best64, r64 = cv_fit(P64["Xtr"], P64["Ytr"], P64["Xte"], P64["Yte"],
-                                   P64["start"], lambdas, ARGS["block"], tie_band(dtype))
+                                   P64["start"], lambdas, ARGS["block"], tie)
         del P64
-        # voxfit's lambdas against float64's: how many differ, and how many
-        # of those are near-ties in the float64 scores (as tie_tol above)
-        mism64 = np.flatnonzero(idx_vf != best64)
-        gap64 = cv64[best64, cols] - cv64[idx_vf, cols]
-        tol64 = tie * np.maximum(1.0, np.abs(cv64[best64, cols])) + 100 * float(np.finfo(dtype).eps)
-        ref = dict(
-            vf_ties64=int(np.sum(np.abs(gap64[mism64]) <= tol64[mism64])),
+        ref = dict(  # voxfit's near-ties judged in the float64 scores
+            vf_ties64=near_ties(cv64, best64, idx_vf, np.flatnonzero(idx_vf != best64), tie,
+                                dtype),
             vf_dr64=float(np.max(np.abs(vox["test_r"] - r64))),
             np_dr64=float(np.max(np.abs(test_r - r64))),
             vf_dcv64=float(np.max(np.abs(vox["cv_best"] - cv64[idx_vf, cols]))),
