@@ -194,7 +194,7 @@ END {
   if (kern != "") printf ", numpy kernel %s", kern
   printf "; best GEMM of the run:"
   if (best["double"] > 0) printf " double %.1f", best["double"]
-  if (best["single"] > 0) printf "%s single %.1f", best["double"] > 0 ? "," : "", best["single"]
+  if (best["single"] > 0) printf "%s single %.1f", (best["double"] > 0 ? "," : ""), best["single"]
   printf " GFLOP/s"
   printf "\ntargets met: rate %d/%d (%d/%d against the best GEMM), mem %d/%d", t_rate[1] + 0, rows,
          t_best[1] + 0, rows, t_mem[1] + 0, rows
