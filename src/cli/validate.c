@@ -34,6 +34,7 @@ typedef struct {
   int max_folds;      /* largest k of the kfold/shuffled settings, 0 if none */
   const char *why_runs; /* a setting that needs run labels, or NULL */
   int loro;           /* some setting uses leave-one-run-out */
+  int per_run;        /* some setting standardises within runs */
 } report;
 
 static void problem(report *rp, const char *fmt, ...)
@@ -76,6 +77,7 @@ static void note_setting(report *rp, const cfg_ridge *r) {
   } else if (r->folds > rp->max_folds) {
     rp->max_folds = r->folds;
   }
+  rp->per_run |= r->std_per_run;
   if (r->std_per_run && !rp->why_runs)
     rp->why_runs = "ridge.standardize.per_run is true";
 }
@@ -342,26 +344,68 @@ static void subject_reps(report *rp, const io_responses *r, const split_info *sp
             "order", r->path, r->n_test, sp->n_test);
 }
 
-/* ---- a subject's voxels: NaN/Inf and constant over training --------------- */
+/* ---- a subject's voxels: what voxfit run masks ------------------------------
+ * As unit_load_responses does: NaN/Inf in a training row, or in a test
+ * row whose values the run reads (the responses' test rows, or
+ * test_repetitions when the file has them, whose mean replaces them), or
+ * constant over the training rows (ridge_std_fit's relative test), or,
+ * where standardize.per_run is true, constant within one training run. */
 
 typedef struct {
-  unsigned char *bad; /* per voxel: a NaN/Inf value in a stimulus the job uses */
-  double *lo, *hi;    /* per voxel over the training stimuli */
+  unsigned char *bad;      /* per voxel: NaN/Inf in a row the run reads */
+  unsigned char *run_flat; /* per voxel: constant within a training run */
+  double *mean, *m2;       /* per voxel over the training rows (Welford) */
+  double *rmean, *rm2;     /* the same over the current training run */
+  long n, rn;              /* training rows so far, and in the current run */
+  int label;               /* the current run's label */
   long bad_values;
 } vox_scan;
 
-static void vox_block(vox_scan *vs, const double *Y, long s0, long nb, long V,
-                      const unsigned char *role) {
-  for (long v = 0; v < V; v++) {
+/* ridge_std_fit's test: sd (population) within rounding of 0 against
+ * the mean, or not finite. */
+static int vox_flat(double mean, double m2, long n) {
+  double sd = n > 1 ? sqrt(m2 / n) : 0;
+  return !(sd > 1e-12 * (fabs(mean) + 1e-300)) || !isfinite(sd);
+}
+
+static void welford(double *mean, double *m2, long k, double x) {
+  double d = x - *mean;
+  *mean += d / k;
+  *m2 += d * (x - *mean);
+}
+
+/* The training rows of a block: kall[i] and krun[i] count row i in the
+ * training rows and its run; ends[i] is the length of the run that ends
+ * before row i (0 when none does). The counts go on across blocks. */
+static void block_counts(vox_scan *vs, const io_responses *r, const unsigned char *role,
+                         long s0, long nb, long *kall, long *krun, long *ends) {
+  for (long i = 0; i < nb; i++) {
+    ends[i] = kall[i] = krun[i] = 0;
+    if (role[s0 + i] != 1) continue;
+    int lab = r->run ? r->run[s0 + i] : 0;
+    if (vs->rn > 0 && lab != vs->label) ends[i] = vs->rn, vs->rn = 0;
+    vs->label = lab;
+    kall[i] = ++vs->n, krun[i] = ++vs->rn;
+  }
+}
+
+static void vox_block(vox_scan *vs, const io_responses *r, const double *Y, long s0,
+                      long nb, const unsigned char *role, const long *kall,
+                      const long *krun, const long *ends) {
+  int test_read = r->n_rep == 0; /* else the repetitions replace them */
+  for (long v = 0; v < r->n_vox; v++) {
     const double *y = Y + v * nb;
     for (long i = 0; i < nb; i++) {
-      if (!role[s0 + i]) continue;
-      if (!isfinite(y[i])) {
-        vs->bad[v] = 1, vs->bad_values++;
-      } else if (role[s0 + i] == 1) {
-        if (y[i] < vs->lo[v]) vs->lo[v] = y[i];
-        if (y[i] > vs->hi[v]) vs->hi[v] = y[i];
+      int ro = role[s0 + i];
+      if (!ro || (ro == 2 && !test_read)) continue;
+      if (!isfinite(y[i])) vs->bad[v] = 1, vs->bad_values++;
+      if (ro != 1) continue;
+      if (ends[i]) {
+        vs->run_flat[v] |= (unsigned char)vox_flat(vs->rmean[v], vs->rm2[v], ends[i]);
+        vs->rmean[v] = vs->rm2[v] = 0;
       }
+      welford(vs->mean + v, vs->m2 + v, kall[i], y[i]);
+      welford(vs->rmean + v, vs->rm2 + v, krun[i], y[i]);
     }
   }
 }
@@ -371,34 +415,38 @@ static void vox_block(vox_scan *vs, const double *Y, long s0, long nb, long V,
 static vf_status vox_scan_all(const io_responses *r, const unsigned char *role,
                               vox_scan *vs) {
   vf_status st = VF_OK;
-  long V = r->n_vox, nb = block_rows(V), *rows = NULL, *vox = NULL;
+  long V = r->n_vox, nb = block_rows(V), *rows = NULL, *vox = NULL, *cnt = NULL;
   double *Y = NULL;
   if (nb > r->n_stim) nb = r->n_stim;
   VF_TRY(vf_calloc((size_t)(nb * V), sizeof(double), "responses block", &Y));
   VF_TRY(vf_calloc((size_t)nb, sizeof(long), "row indices", &rows));
+  VF_TRY(vf_calloc((size_t)nb * 3, sizeof(long), "row counts", &cnt));
   VF_TRY(vf_calloc((size_t)V, sizeof(long), "voxel indices", &vox));
-  for (long v = 0; v < V; v++) vox[v] = v, vs->lo[v] = INFINITY, vs->hi[v] = -INFINITY;
+  for (long v = 0; v < V; v++) vox[v] = v;
   for (long s0 = 0; s0 < r->n_stim; s0 += nb) {
     long n = s0 + nb <= r->n_stim ? nb : r->n_stim - s0;
     for (long i = 0; i < n; i++) rows[i] = s0 + i;
     VF_TRY(io_responses_read(MPI_COMM_SELF, r, rows, n, vox, V, Y));
-    vox_block(vs, Y, s0, n, V, role);
+    block_counts(vs, r, role, s0, n, cnt, cnt + nb, cnt + 2 * nb);
+    vox_block(vs, r, Y, s0, n, role, cnt, cnt + nb, cnt + 2 * nb);
   }
+  for (long v = 0; v < V; v++) /* the last run */
+    vs->run_flat[v] |= (unsigned char)vox_flat(vs->rmean[v], vs->rm2[v], vs->rn);
 fail:
   vf_free(&Y);
   vf_free(&rows);
+  vf_free(&cnt);
   vf_free(&vox);
   return st;
 }
 
-/* Voxels with a NaN/Inf in test_repetitions (blocks of voxels: the array
- * is small, one row per repetition and test stimulus). */
-static vf_status reps_scan(const io_responses *r, long *n_bad, long *first) {
+/* Flags (in bad) the voxels with a NaN/Inf in test_repetitions (blocks of
+ * voxels: the array is small, one row per repetition and test stimulus). */
+static vf_status reps_scan(const io_responses *r, unsigned char *bad) {
   vf_status st = VF_OK;
   long nq = r->n_rep * r->n_test, nb = block_rows(nq), *vox = NULL;
   double *Yr = NULL;
   if (nb > r->n_vox) nb = r->n_vox;
-  *n_bad = 0, *first = -1;
   VF_TRY(vf_calloc((size_t)(nb * nq), sizeof(double), "repetitions block", &Yr));
   VF_TRY(vf_calloc((size_t)nb, sizeof(long), "voxel indices", &vox));
   for (long v0 = 0; v0 < r->n_vox; v0 += nb) {
@@ -408,7 +456,7 @@ static vf_status reps_scan(const io_responses *r, long *n_bad, long *first) {
     for (long j = 0; j < n; j++) {
       long q = 0;
       while (q < nq && isfinite(Yr[j * nq + q])) q++;
-      if (q < nq && (*n_bad)++ == 0) *first = v0 + j;
+      bad[v0 + j] = q < nq;
     }
   }
 fail:
@@ -417,55 +465,80 @@ fail:
   return st;
 }
 
+/* How many voxels have flag set (and not skip, when skip is given), and
+ * the first of them (-1: none). */
+static long vox_count(const unsigned char *flag, const unsigned char *skip, long n,
+                      long *first) {
+  long c = 0;
+  *first = -1;
+  for (long v = 0; v < n; v++)
+    if (flag[v] && !(skip && skip[v]) && c++ == 0) *first = v;
+  return c;
+}
+
 /* Fills masked[v] (what voxfit run masks) and reports the counts. */
-static void voxels_report(report *rp, const io_responses *r,
-                          const split_info *sp, const vox_scan *vs,
+static void voxels_report(report *rp, const io_responses *r, const split_info *sp,
+                          const vox_scan *vs, const unsigned char *rep_bad,
                           unsigned char *masked) {
-  long n_bad = 0, n_const = 0, first_bad = -1, first_const = -1, n_masked = 0;
-  for (long v = 0; v < r->n_vox; v++) {
-    int cst = sp->known && !vs->bad[v] && vs->lo[v] == vs->hi[v];
-    if (vs->bad[v] && n_bad++ == 0) first_bad = v;
-    if (cst && n_const++ == 0) first_const = v;
-    masked[v] = vs->bad[v] || cst;
+  long V = r->n_vox, n_masked = 0, f_bad, f_rep, f_const = -1, f_run = -1;
+  long n_bad = vox_count(vs->bad, NULL, V, &f_bad);
+  long n_rep = vox_count(rep_bad, vs->bad, V, &f_rep), n_const = 0, n_run = 0;
+  int per_run = rp->per_run && r->run;
+  for (long v = 0; v < V; v++) {
+    int ok = sp->known && !vs->bad[v] && !rep_bad[v];
+    int cst = ok && vox_flat(vs->mean[v], vs->m2[v], vs->n);
+    int run = ok && !cst && per_run && vs->run_flat[v];
+    if (cst && n_const++ == 0) f_const = v;
+    if (run && n_run++ == 0) f_run = v;
+    masked[v] = vs->bad[v] || rep_bad[v] || cst || run;
     n_masked += masked[v];
   }
-  printf("  NaN/Inf values: %ld (in %ld voxels)\n", vs->bad_values, n_bad);
+  printf("  NaN/Inf values: %ld (in %ld voxels)%s\n", vs->bad_values, n_bad,
+         r->n_rep ? ", not counting test_repetitions" : "");
   if (sp->known)
     printf("  voxels constant over the training stimuli: %ld\n", n_const);
   if (n_bad)
     warning(rp, "%s: %ld voxels have NaN/Inf values in stimuli the job uses "
-            "(the first is voxel %ld); voxfit run masks them", r->path, n_bad,
-            first_bad);
+            "(the first is voxel %ld); voxfit run masks them", r->path, n_bad, f_bad);
+  if (n_rep)
+    warning(rp, "%s: %ld %svoxels have NaN/Inf values in test_repetitions (the "
+            "first is voxel %ld); voxfit run masks them", r->path, n_rep,
+            n_bad ? "more " : "", f_rep);
   if (n_const)
     warning(rp, "%s: %ld voxels are constant over the training stimuli (the "
-            "first is voxel %ld); voxfit run masks them", r->path, n_const,
-            first_const);
-  if (r->n_vox > 0 && n_masked == r->n_vox)
+            "first is voxel %ld); voxfit run masks them", r->path, n_const, f_const);
+  if (n_run)
+    warning(rp, "%s: %ld more voxels are constant within a training run (the "
+            "first is voxel %ld); voxfit run masks them where "
+            "ridge.standardize.per_run is true", r->path, n_run, f_run);
+  if (V > 0 && n_masked == V)
     problem(rp, "%s: all %ld voxels have NaN/Inf values or are constant over "
-            "the training stimuli; nothing can be fitted", r->path, r->n_vox);
+            "the training stimuli; nothing can be fitted", r->path, V);
 }
 
 static void subject_voxels(report *rp, const io_responses *r,
                            const split_info *sp, unsigned char *masked) {
-  vox_scan vs = {NULL, NULL, NULL, 0};
-  long n_rep_bad = 0, first = -1;
-  vf_status st = vf_calloc((size_t)r->n_vox, 1, "voxel flags", &vs.bad);
-  if (!st) st = vf_calloc((size_t)r->n_vox, sizeof(double), "voxel minima", &vs.lo);
-  if (!st) st = vf_calloc((size_t)r->n_vox, sizeof(double), "voxel maxima", &vs.hi);
+  vox_scan vs;
+  unsigned char *rep_bad = NULL;
+  size_t V = (size_t)r->n_vox;
+  memset(&vs, 0, sizeof vs);
+  vf_status st = vf_calloc(V, 1, "voxel flags", &vs.bad);
+  if (!st) st = vf_calloc(V, 1, "voxel flags", &vs.run_flat);
+  if (!st) st = vf_calloc(V, 1, "voxel flags", &rep_bad);
+  if (!st) st = vf_calloc(V, sizeof(double), "voxel means", &vs.mean);
+  if (!st) st = vf_calloc(V, sizeof(double), "voxel variances", &vs.m2);
+  if (!st) st = vf_calloc(V, sizeof(double), "voxel means", &vs.rmean);
+  if (!st) st = vf_calloc(V, sizeof(double), "voxel variances", &vs.rm2);
   if (!st) st = vox_scan_all(r, sp->role, &vs);
-  if (!st && r->n_rep > 0) st = reps_scan(r, &n_rep_bad, &first);
+  if (!st && r->n_rep > 0) st = reps_scan(r, rep_bad);
   if (st) {
     problem(rp, "%s", vf_error_message());
-    memset(masked, 0, (size_t)r->n_vox);
+    memset(masked, 0, V);
   } else {
-    voxels_report(rp, r, sp, &vs, masked);
-    if (n_rep_bad)
-      warning(rp, "%s: %ld voxels have NaN/Inf values in test_repetitions (the "
-              "first is voxel %ld)", r->path, n_rep_bad, first);
+    voxels_report(rp, r, sp, &vs, rep_bad, masked);
   }
-  vf_free(&vs.bad);
-  vf_free(&vs.lo);
-  vf_free(&vs.hi);
+  vf_free(&vs.bad), vf_free(&vs.run_flat), vf_free(&rep_bad);
+  vf_free(&vs.mean), vf_free(&vs.m2), vf_free(&vs.rmean), vf_free(&vs.rm2);
 }
 
 /* ---- a subject's ROIs ------------------------------------------------------ */
@@ -653,7 +726,7 @@ static int validate(const char *path) {
     fprintf(stderr, "voxfit validate: error: %s\n", vf_error_message());
     return CLI_EXIT_INPUT;
   }
-  report rp = {job, 0, 0, -1, "", 0, NULL, 0};
+  report rp = {job, 0, 0, -1, "", 0, NULL, 0, 0};
   note_settings(&rp, job);
   print_job(job);
   for (int i = 0; i < job->n_variants; i++) check_variant(&rp, &job->variants[i]);

@@ -5,7 +5,8 @@
 # a subject with another stimulus count, a stats.block_length leaving one
 # block (an error) or four (a warning)) and small hand-made files (NaN and
 # constant voxels give warnings but exit 0; NaN features and a missing split
-# are errors).
+# are errors; the voxels it counts as masked, NaN test repetitions and
+# voxels constant within a run included, are those voxfit run masks).
 # usage: sh tests/cli/test_validate.sh BUILD_DIR
 BUILD=${1:?usage: test_validate.sh BUILD_DIR}
 VOXFIT=$BUILD/bin/voxfit
@@ -211,5 +212,76 @@ vrun 1 "$hand/norun.yaml"
 expect "per-run standardisation without runs" 2
 has "per-run standardisation without runs" err \
   "r3.nc: no variable 'run', but ridge.standardize.per_run is true"
+
+# ---- validate's masked voxels are those voxfit run masks --------------------
+# v1: NaN in test_repetitions (masked: the test scores use their mean);
+# v2: NaN only in the responses' test row, which the repetitions replace
+# (fitted); v3: constant within training run 0 only (masked only with
+# standardize.per_run). Each count is checked against the run's
+# roi_n_masked and test_r.
+cat >"$hand/m.cdl" <<'EOF'
+netcdf m {
+dimensions:
+  stimulus = 10 ; voxel = 5 ; roi = 1 ; name_len = 2 ;
+  repetition = 2 ; test_stimulus = 2 ;
+variables:
+  double responses(stimulus, voxel) ;
+  double test_repetitions(repetition, test_stimulus, voxel) ;
+  int roi_index(voxel) ;
+  char roi_name(roi, name_len) ;
+  byte split(stimulus) ;
+  int run(stimulus) ;
+data:
+  responses = 1, 2, 3, 5, 2,   2, 1, 1, 5, 3,   3, 3, 2, 5, 1,   4, 1, 4, 5, 2,
+              5, 2, 3, 1, 4,   2, 3, 1, 2, 3,   6, 1, 2, 3, 5,   1, 4, 3, 4, 1,
+              2, 1, NaN, 2, 3,   3, 2, 1, 3, 2 ;
+  test_repetitions = 2, 1, 1, 2, 3,   3, 2, 2, 3, 2,
+                     2, NaN, 1, 2, 3,   3, 2, 2, 3, 2 ;
+  roi_index = 0, 0, 0, 0, 0 ;
+  roi_name = "A" ;
+  split = 0, 0, 0, 0, 0, 0, 0, 0, 1, 1 ;
+  run = 0, 0, 0, 0, 1, 1, 1, 1, 2, 2 ;
+}
+EOF
+cat >"$hand/g.cdl" <<'EOF'
+netcdf g {
+dimensions:
+  stimulus = 10 ; feature = 2 ;
+variables:
+  double features(stimulus, feature) ;
+data:
+  features = 1, 3,  2, 1,  3, 4,  4, 1,  5, 5,  6, 9,  7, 2,  8, 6,  9, 5,  1, 3 ;
+}
+EOF
+ncgen -k classic -o "$hand/m.nc" "$hand/m.cdl" || fail "ncgen m.cdl"
+ncgen -k classic -o "$hand/g.nc" "$hand/g.cdl" || fail "ncgen g.cdl"
+sed -e 's/r\.nc/m.nc/' -e 's/f\.nc/g.nc/' -e 's/output: results.nc/output: mask.nc/' \
+  "$hand/job.yaml" >"$hand/mask.yaml"
+sed -e 's/per_run: true/per_run: false/' -e 's/mask\.nc/mask0.nc/' "$hand/mask.yaml" \
+  >"$hand/mask0.yaml"
+# masked NAME YAML N RESULTS: validate reports N of A's 5 voxels masked,
+# and the run's roi_n_masked and test_r agree (test_r in $dir/r)
+masked() {
+  vrun 1 "$2"
+  expect "$1: validate" 0
+  has "$1" out "ROI sizes (voxels): A 5 ($3 masked)"
+  mpirun --allow-run-as-root --oversubscribe -np 1 "$VOXFIT" run "$2" --quiet \
+    >"$dir/run.out" 2>"$dir/run.err" ||
+    fail "$1: voxfit run failed: $(tail -n 3 "$dir/run.err")"
+  n=$(ncdump -v roi_n_masked "$hand/$4" | sed -n '/^ roi_n_masked =/,/;/p' |
+    tr -d ' ;\n' | sed 's/^roi_n_masked=//')
+  [ "$n" = "$3" ] || fail "$1: voxfit run's roi_n_masked is '$n', validate said $3"
+  ncdump -v test_r "$hand/$4" | sed -n '/^ test_r =/,/;/p' | tr -d ' ;\n' |
+    sed 's/^test_r=//' >"$dir/r"
+  [ "$(cut -d, -f2 "$dir/r")" = "NaN" ] || fail "$1: v1 (a NaN repetition) was fitted"
+  [ "$(cut -d, -f3 "$dir/r")" != "NaN" ] ||
+    fail "$1: v2 (NaN only in a test row the repetitions replace) was masked"
+}
+masked "per-run masks" "$hand/mask.yaml" 2 mask.nc
+has "per-run masks" out "warning: .*m.nc: 1 voxels have NaN/Inf values in test_repetitions"
+has "per-run masks" out "warning: .*m.nc: 1 more voxels are constant within a training run"
+[ "$(cut -d, -f4 "$dir/r")" = "NaN" ] || fail "per_run: v3 (constant within a run) was fitted"
+masked "no per-run" "$hand/mask0.yaml" 1 mask0.nc
+[ "$(cut -d, -f4 "$dir/r")" != "NaN" ] || fail "v3 was masked without per_run"
 
 echo "PASS validate"
