@@ -89,6 +89,7 @@ static vf_status write_file(const char *path, const io_group *g) {
   vf_status st = define(path, ncid, g, v, nv, ids);
   if (st == VF_OK && ncmpi_enddef(ncid) != NC_NOERR)
     st = vf_error(VF_E_IO, "%s: cannot leave define mode", path);
+  if (st == VF_OK) st = io_nc_reserve_all(MPI_COMM_SELF, path, ncid);
   if (st == VF_OK) st = put_all(path, ncid, v, nv, ids);
   int err = ncmpi_close(ncid);
   if (st == VF_OK && err != NC_NOERR)

@@ -18,11 +18,13 @@
 #include "nc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Every rank ends with the same status and message: that of the lowest
  * failing rank. Collective on comm. */
@@ -308,4 +310,35 @@ vf_status io_nc_open(MPI_Comm comm, const char *path, int mode,
     vf_trace_push(__FILE__, __LINE__, __func__);
   }
   return st;
+}
+
+vf_status io_nc_reserve(const char *path, long long need) {
+  int fd = open(path, O_WRONLY), err = 0;
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) != 0) err = errno;
+  else if (fallocate(fd, 0, 0, (off_t)need) != 0) {
+    err = errno;
+    if ((err == EOPNOTSUPP || err == ENOSYS) && ((long long)sb.st_size >= need ||
+                                                 ftruncate(fd, (off_t)need) == 0))
+      err = 0;
+  }
+  if (fd >= 0 && close(fd) != 0 && !err) err = errno;
+  if (err)
+    return vf_error(VF_E_IO, "%s: cannot reserve its full size (%lld bytes) on disk: %s; "
+                    "free space there or write it elsewhere", path, need, strerror(err));
+  return VF_OK;
+}
+
+vf_status io_nc_reserve_all(MPI_Comm comm, const char *path, int ncid) {
+  int rank;
+  long long need = 0;
+  MPI_Comm_rank(comm, &rank);
+  vf_status st = VF_OK;
+  if (rank == 0) st = io_nc_size_needed(path, ncid, &need);
+  if (rank == 0 && st == VF_OK) st = io_nc_reserve(path, need);
+  VF_CALL(io_agree(comm, st));
+  int err = ncmpi_sync(ncid);
+  if (err != NC_NOERR)
+    return vf_error(VF_E_IO, "%s: sync after reserving its size: %s", path, ncmpi_strerror(err));
+  return VF_OK;
 }

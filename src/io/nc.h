@@ -39,4 +39,17 @@ vf_status io_nc_open(MPI_Comm comm, const char *path, int mode,
  * end of its last variable's data, or of the header). */
 vf_status io_nc_size_needed(const char *path, int ncid, long long *end);
 
+/* Local: gives path (closed or open) its full size, need bytes, as disk
+ * blocks (fallocate; a file system without it gets a hole). Open MPI's
+ * default MPI-IO (OMPIO) reports a write that fails for a full disk on
+ * stderr only, and the MPI call succeeds: a file written without its
+ * blocks reserved can come out empty or short with every call
+ * successful. With them reserved, a full disk is this one error
+ * (VF_E_IO), before any data is written. */
+vf_status io_nc_reserve(const char *path, long long need);
+
+/* Collective on comm (the file's): reserves the size the header of the
+ * open file ncid implies, out of define mode, then syncs. */
+vf_status io_nc_reserve_all(MPI_Comm comm, const char *path, int ncid);
+
 #endif

@@ -275,45 +275,9 @@ static vf_status set_int_att(io_results *r, const char *name, int value) {
 /* PnetCDF neither fills nor pads: a file whose last variables are not
  * written yet (a run in progress or stopped, one shard of several) would
  * end before the size its header implies, and so would a copy cut short.
- * Given its full size at creation, a results file shorter than its header
- * implies has lost data, and a resume refuses it (io_nc_open).
- * The size is reserved (fallocate: disk blocks, no writing), at creation
- * and again on resume: Open MPI's default MPI-IO (OMPIO) reports a write
- * that fails for a full disk on stderr only, and the MPI call succeeds, so
- * a disk that filled during the run lost units whose flags were written
- * (exit 0, a complete file of zeros). With every block reserved, a full
- * disk is found here, before a unit runs (exit 5). A file system without
- * fallocate gets the hole as before. Collective. */
-static vf_status reserve(const char *path, long long need) {
-  int fd = open(path, O_WRONLY), err = 0;
-  struct stat sb;
-  if (fd < 0 || fstat(fd, &sb) != 0) err = errno;
-  else if (fallocate(fd, 0, 0, (off_t)need) != 0) {
-    err = errno;
-    if ((err == EOPNOTSUPP || err == ENOSYS) && ((long long)sb.st_size >= need ||
-                                                 ftruncate(fd, (off_t)need) == 0))
-      err = 0;
-  }
-  if (fd >= 0 && close(fd) != 0 && !err) err = errno;
-  if (err)
-    return vf_error(VF_E_IO, "%s: cannot reserve its full size (%lld bytes) on disk: %s",
-                    path, need, strerror(err));
-  return VF_OK;
-}
-
-static vf_status extend_file(io_results *r, int rank) {
-  const char *path = r->path;
-  vf_status st = VF_OK;
-  if (rank == 0) {
-    long long need = 0;
-    st = io_nc_size_needed(path, r->ncid, &need);
-    if (st == VF_OK) st = reserve(path, need);
-  }
-  VF_CALL(io_agree(r->comm, st));
-  NC(ncmpi_sync(r->ncid), "sync after extending");
-  return VF_OK;
-}
-
+ * Given its full size at creation (io_nc_reserve), a results file shorter
+ * than its header implies has lost data, and a resume refuses it
+ * (io_nc_open). Reserved at creation and again on resume. Collective. */
 static vf_status create_file(io_results *r) {
   const char *path = r->path;
   MPI_Info info;
@@ -350,7 +314,7 @@ vf_status io_results_create(MPI_Comm comm, const char *path,
   VF_TRY(write_meta(r->path, r->ncid, mv, nmv, rank));
   VF_TRY(zero_status(r, L, rank));
   if (ncmpi_sync(r->ncid) != NC_NOERR) VF_FAIL(VF_E_IO, "%s: sync failed", path);
-  VF_TRY(extend_file(r, rank));
+  VF_TRY(io_nc_reserve_all(r->comm, r->path, r->ncid));
   VF_TRY(set_int_att(r, "initialised", 1));
   *out = r;
   return VF_OK;
@@ -673,7 +637,7 @@ static vf_status open_checked(io_results *r, const io_results_layout *L, int *st
   VF_CALL(check_units(r, L));
   int rank;
   MPI_Comm_rank(r->comm, &rank);
-  VF_CALL(extend_file(r, rank)); /* the units still to do get their blocks */
+  VF_CALL(io_nc_reserve_all(r->comm, r->path, r->ncid)); /* the units still to do get their blocks */
   NC(ncmpi_get_var_int_all(r->ncid, r->var[V_STATUS], status), "unit_status");
   /* the file is being worked on again: no longer complete */
   int zero = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "voxfit/io.h"
+#include "nc.h"
 
 enum { W_FEATURES, W_RESPONSES };
 
@@ -42,7 +43,7 @@ static vf_status end_define(io_writer *w) {
     return vf_error(VF_E_IO, "%s: %s (use the 64-bit formats cdf2 or cdf5)", w->path,
                     ncmpi_strerror(err));
   if (err != NC_NOERR) return nc_fail(w->path, "enddef", err);
-  return VF_OK;
+  return io_nc_reserve_all(w->comm, w->path, w->ncid);
 }
 
 static int create_mode(io_format fmt) {

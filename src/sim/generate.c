@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "sim_priv.h"
@@ -71,6 +72,16 @@ static vf_status join_path(const char *dir, const char *name, char *out, size_t 
   return VF_OK;
 }
 
+/* A file that could not be written whole (a full disk, say) is removed,
+ * so no half-written input is left to be mistaken for a study's. */
+static vf_status drop_on_failure(MPI_Comm comm, const char *path, vf_status st) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  st = sim_agree(comm, st);
+  if (st && rank == 0) unlink(path);
+  return st;
+}
+
 static vf_status write_subjects(MPI_Comm comm, const sim_params *p, const sim_stimuli *s,
                                 const char *outdir, sim_layout **lays) {
   char path[4096], name[32];
@@ -81,7 +92,7 @@ static vf_status write_subjects(MPI_Comm comm, const sim_params *p, const sim_st
     snprintf(name, sizeof name, "sub-%02d.nc", i + 1);
     VF_CALL(sim_agree(comm, join_path(outdir, name, path, sizeof path)));
     VF_CALL(sim_agree(comm, sim_layout_create(p, i, &lays[i])));
-    VF_CALL(sim_agree(comm, sim_write_subject(comm, p, s, lays[i], i, path)));
+    VF_CALL(drop_on_failure(comm, path, sim_write_subject(comm, p, s, lays[i], i, path)));
     if (rank == 0)
       vf_log(VF_LOG_INFO, "gen: wrote %s (%ld voxels, %.1f s)", path, lays[i]->n_vox,
              vf_now() - t0);
@@ -116,7 +127,7 @@ vf_status sim_generate(MPI_Comm comm, const sim_params *p, const char *outdir) {
   VF_TRY(sim_agree(comm, sim_stimuli_create(p, &s)));
   VF_TRY(sim_agree(comm, join_path(outdir, "features.nc", path, sizeof path)));
   double t0 = vf_now();
-  VF_TRY(sim_agree(comm, sim_write_features(comm, p, s, path)));
+  VF_TRY(drop_on_failure(comm, path, sim_write_features(comm, p, s, path)));
   if (rank == 0) vf_log(VF_LOG_INFO, "gen: wrote %s (%.1f s)", path, vf_now() - t0);
   VF_TRY(write_subjects(comm, p, s, outdir, lays));
   VF_TRY(write_text(comm, p, outdir, lays));

@@ -6,6 +6,7 @@
 # directory; --force replaces a file that is not a group file (the symlink
 # itself, not its target) but never an input; an existing group file is
 # replaced without --force. Refused outputs and inputs are left as they were.
+# A full disk: exit 5 and no file (group, and gen's inputs).
 # (The group statistics themselves: tests/stats/test_group.py.)
 # Prints one PASS/FAIL line per check; exits 1 if any failed.
 # usage: sh tests/cli/test_group.sh BUILD_DIR
@@ -72,6 +73,36 @@ x 1 group r.nc --out g.nc --bootstrap 0
 ok "$rc" "a new output: exit 0"
 x 1 group r.nc --out g.nc --bootstrap 0
 ok "$([ "$rc" = 0 ] && has 'group results: g.nc'; echo $?)" "an existing group file is replaced"
+# ---- a full disk ----------------------------------------------------------------
+# Open MPI's MPI-IO reports a write that fails for a full disk on stderr
+# only: the group file came out empty with exit 0, and then blocked the
+# rerun. Its blocks are reserved before any data is written: a full disk
+# is exit 5 naming the file, and neither it nor its temporary is left.
+# voxfit gen likewise removes an input it could not write whole. Needs a
+# tmpfs mount (root); skipped where mounting is not allowed.
+FS=$T/fs
+mkdir -p "$FS"
+if mount -t tmpfs -o size=8k tmpfs "$FS" 2>/dev/null; then
+  dd if=/dev/zero of="$FS/fill" bs=4096 count=2 2>/dev/null
+  x 1 group r.nc --out "$FS/g.nc" --bootstrap 0
+  left=$(ls "$FS" | grep -v '^fill$')
+  ok "$([ "$rc" = 5 ] && has "$FS/g.nc.*cannot reserve its full size" && [ -z "$left" ]; echo $?)" \
+    "group on a full disk: exit 5 naming the file (got $rc), nothing left (${left:-nothing})"
+  rm -f "$FS/fill"
+  x 1 group r.nc --out "$FS/g.nc" --bootstrap 0
+  ok "$([ "$rc" = 0 ] && [ -n "$(attr "$FS/g.nc" ci_level)" ]; echo $?)" \
+    "... with room, the same command writes it (exit $rc)"
+  rm -f "$FS/g.nc"
+  mount -o remount,size=600k "$FS"
+  x 1 gen --preset demo --out "$FS/study"
+  ok "$([ "$rc" != 0 ] && has "sub-01.nc: cannot reserve its full size" &&
+        [ ! -e "$FS/study/sub-01.nc" ] && [ -s "$FS/study/features.nc" ]; echo $?)" \
+    "gen on a disk without room for sub-01.nc: fails naming it (exit $rc), leaves no part of it"
+  umount "$FS"
+else
+  echo "SKIP $TEST: cannot mount a tmpfs here (not root?): no disk-full check"
+fi
+
 x 1 group --help
 ok "$([ "$rc" = 0 ] && has '--force'; echo $?)" "--help describes --force"
 
