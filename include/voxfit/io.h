@@ -264,4 +264,20 @@ vf_status io_group_check_out(const char *path, const char *const *inputs, int n,
  * a group file has (ci_level and sources), else 0. */
 int io_group_is_group_file(const char *path);
 
+/* ---- the output lock ------------------------------------------------------
+ * One run at a time writes a results (or shard) file: rank 0 of a run holds
+ * an exclusive lock (flock) on OUTPUT.lock from before the file is opened
+ * until the run ends. The kernel drops it when the process dies, so a
+ * killed run leaves no stale lock; a run that ends removes the file. */
+typedef struct io_lock io_lock;
+
+/* Local. Takes the lock of the output file out. Fails with VF_E_INPUT and
+ * a one-line message naming the holder's pid and host when another run
+ * holds it. On a file system without locks, *lock = NULL and VF_OK: the
+ * run goes on unlocked. */
+vf_status io_lock_take(const char *out, io_lock **lock);
+
+/* Local. Releases and removes the lock file; takes NULL. */
+void io_lock_release(io_lock **lock);
+
 #endif

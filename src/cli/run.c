@@ -29,8 +29,9 @@ static const char *help =
     "others (with -np 1 it computes them itself); results do not depend on N\n"
     "(the same bits at a fixed VOXFIT_THREADS, else to rounding: README.md).\n"
     "Rerunning on an existing results file of the same job resumes it: units\n"
-    "done are skipped. SIGTERM or SIGUSR1 stop the job cleanly after the units in\n"
-    "progress, leaving a resumable file.\n"
+    "done are skipped. SIGTERM, SIGINT or SIGUSR1 stop the job cleanly after the\n"
+    "units in progress, leaving a resumable file. One run at a time writes an\n"
+    "output: a second is refused (exit 2) while OUTPUT.lock is held.\n"
     "Exit: 0 all units fine, 1 some failed, 2 usage/config/input error,\n"
     "3 stopped by a signal (rerun to resume), 4 internal error, 5 a file could\n"
     "not be written or read, or memory ran out (fix it and rerun to resume).\n";
@@ -214,6 +215,15 @@ static vf_status group_out_check(const sched_plan *p, const sched_run_opts *o, i
   return sched_agree(MPI_COMM_WORLD, st);
 }
 
+/* The end of a run: the error (if any) printed, the plan freed, the
+ * output's lock released; returns the exit code of st. */
+static int run_end(sched_plan **p, io_lock **lock, vf_status st) {
+  if (st != VF_OK) cli_print_error("run");
+  sched_plan_destroy(p);
+  io_lock_release(lock);
+  return cli_exit_code(st);
+}
+
 int cli_run(int argc, char **argv) {
   const char *job = NULL, *config = NULL;
   sched_run_opts opt = {0, 0, 0, 1, NULL, 0};
@@ -242,13 +252,11 @@ int cli_run(int argc, char **argv) {
   if (opt.n_shards > 1) sched_shard_path(p->job->output, opt.shard, opt.n_shards, out, sizeof out);
   else snprintf(out, sizeof out, "%s", p->job->output);
   opt.output = out;
+  io_lock *lock = NULL;
   st = sched_output_check(MPI_COMM_WORLD, p->job, out);
+  if (st == VF_OK) st = sched_agree(MPI_COMM_WORLD, rank == 0 ? io_lock_take(out, &lock) : VF_OK);
   if (st == VF_OK) st = group_out_check(p, &opt, rank);
-  if (st != VF_OK) {
-    cli_print_error("run");
-    sched_plan_destroy(&p);
-    return cli_exit_code(st);
-  }
+  if (st != VF_OK) return run_end(&p, &lock, st);
   char blas[160];
   la_blas_describe(blas, sizeof blas);
   if (rank == 0 && !opt.quiet)
@@ -259,21 +267,14 @@ int cli_run(int argc, char **argv) {
            size > 1 ? " (rank 0 schedules)" : "", blas);
   sched_run_stats stats;
   st = sched_run(MPI_COMM_WORLD, p, &opt, &stats);
-  if (st != VF_OK) {
-    cli_print_error("run");
-    sched_plan_destroy(&p);
-    return cli_exit_code(st);
-  }
+  if (st != VF_OK) return run_end(&p, &lock, st);
   report(p, &stats, out, rank);
   peak_memory(rank, opt.quiet || stats.stopped);
   /* the group stage as the job's last step: a whole, unsharded run only */
   if (group_stage(p, &opt) && !stats.stopped && rank == 0 &&
-      (st = cli_group_of(out, 0.95, opt.force)) != VF_OK) {
-    cli_print_error("run");
-    sched_plan_destroy(&p);
-    return cli_exit_code(st);
-  }
-  sched_plan_destroy(&p);
+      (st = cli_group_of(out, 0.95, opt.force)) != VF_OK)
+    return run_end(&p, &lock, st);
+  run_end(&p, &lock, VF_OK);
   if (stats.stopped) return CLI_EXIT_STOPPED;
   return stats.n_failed ? CLI_EXIT_UNITS_FAILED : CLI_EXIT_OK;
 }

@@ -7,7 +7,8 @@
 # killed with SIGKILL at random moments, then rerun on 3
 # ranks, resumes (units done are skipped) and equals the reference; SIGUSR1
 # stops a run with exit 3 and a resumable, incomplete file, also when sent
-# the moment the ranks catch it; three shards
+# the moment the ranks catch it; a second run while one writes the output
+# is refused (exit 2, the holder named); three shards
 # merged by voxfit collect equal the reference, and a missing shard is
 # named; the file opens in xarray (engine netcdf4) with the documented
 # names and dimensions.
@@ -82,6 +83,33 @@ for trial in 1 2; do
   ok $? "kill -9 $wait_ms ms after the file appeared + resume equals the clean run$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
 done
 
+# ---- one run at a time per output ------------------------------------------------
+# A second run of the job (with --force too, which would start the file
+# afresh) while the first writes it: exit 2 naming the output and the
+# first run's pid, and the first ends whole. The lock file goes with the
+# run that held it.
+rm -f "$OUT"
+mpirun -np 2 "$VOXFIT" run "$JOB" --quiet >"$T/first.out" 2>&1 &
+pid=$!
+( sleep 60; kill -9 "$pid" 2>/dev/null ) &
+guard=$!
+for i in $(seq 1 300); do [ -e "$OUT.lock" ] && break; sleep 0.01; done
+x 1 run "$JOB" --quiet
+rc1=$rc
+has "error: $OUT: another voxfit run (pid [0-9]* on host .*) is writing it"
+named=$?
+x 2 run "$JOB" --quiet --force
+rc2=$rc
+wait "$pid"
+rc=$?
+kill "$guard" 2>/dev/null
+ok "$([ "$rc1" = 2 ] && [ "$named" = 0 ] && [ "$rc2" = 2 ]; echo $?)" \
+  "a second run while the first writes the output: exit 2 naming its pid (got $rc1, with --force $rc2)"
+same "$T/ref.nc" "$OUT"
+eq=$?
+ok "$([ "$rc" = 0 ] && [ "$eq" = 0 ] && [ ! -e "$OUT.lock" ]; echo $?)" \
+  "... the first ends whole (exit $rc), equal to the clean run, its lock file removed$(sed '/^$/d; s/^/: differs in /' "$T/cmp")"
+
 # ---- SIGUSR1: a clean stop, exit 3, resumable ------------------------------------
 # stopped_run OUTFILE COMMAND...: a fresh 2-rank run, COMMAND run 0.6 s in
 # (with $pid, mpirun's pid); rc is the run's exit code
@@ -104,8 +132,9 @@ stopped_run "$T/usr1.out" 'kill -USR1 "$pid"' # mpirun forwards it to the ranks
 ok "$([ "$rc" = 3 ]; echo $?)" "SIGUSR1: exit 3 (got $rc)"
 grep -q 'stopped by a signal' "$T/usr1.out"
 ok $? "SIGUSR1: says it was stopped and how to resume"
-[ -f "$OUT" ] && [ "$(attr "$OUT" complete)" = 0 ]
-ok $? "SIGUSR1: the file is there and not marked complete"
+[ -f "$OUT" ] && [ "$(attr "$OUT" complete)" = 0 ] && [ -z "$(attr "$OUT" finished)" ] &&
+  [ -n "$(attr "$OUT" last_closed)" ]
+ok $? "SIGUSR1: the file is there, not marked complete, with no finished time (last_closed: $(attr "$OUT" last_closed))"
 x 2 run "$JOB" --quiet
 ok "$rc" "SIGUSR1: the rerun exits 0 (got $rc)"
 same "$T/ref.nc" "$OUT"
