@@ -406,9 +406,14 @@ vf_status io_results_close(io_results **rp, int complete) {
   vf_status st = VF_OK;
   char now[32];
   utc_now(now, sizeof now);
+  /* finished is the time of completion only: a stopped run's file has
+   * none, so it never reads as done; last_closed says when it stopped */
+  const char *fin = complete ? now : "";
   int err = ncmpi_redef(r->ncid);
   if (err == NC_NOERR)
-    err = ncmpi_put_att_text(r->ncid, NC_GLOBAL, "finished", strlen(now), now);
+    err = ncmpi_put_att_text(r->ncid, NC_GLOBAL, "finished", strlen(fin), fin);
+  if (err == NC_NOERR)
+    err = ncmpi_put_att_text(r->ncid, NC_GLOBAL, "last_closed", strlen(now), now);
   if (err == NC_NOERR)
     err = ncmpi_put_att_int(r->ncid, NC_GLOBAL, "complete", NC_INT, 1, &complete);
   if (err == NC_NOERR) err = ncmpi_enddef(r->ncid);
