@@ -480,7 +480,7 @@ static long vox_count(const unsigned char *flag, const unsigned char *skip, long
 static void voxels_report(report *rp, const io_responses *r, const split_info *sp,
                           const vox_scan *vs, const unsigned char *rep_bad,
                           unsigned char *masked) {
-  long V = r->n_vox, n_masked = 0, f_bad, f_rep, f_const = -1, f_run = -1;
+  long V = r->n_vox, f_bad, f_rep, f_const = -1, f_run = -1;
   long n_bad = vox_count(vs->bad, NULL, V, &f_bad);
   long n_rep = vox_count(rep_bad, vs->bad, V, &f_rep), n_const = 0, n_run = 0;
   int per_run = rp->per_run && r->run;
@@ -491,7 +491,6 @@ static void voxels_report(report *rp, const io_responses *r, const split_info *s
     if (cst && n_const++ == 0) f_const = v;
     if (run && n_run++ == 0) f_run = v;
     masked[v] = vs->bad[v] || rep_bad[v] || cst || run;
-    n_masked += masked[v];
   }
   printf("  NaN/Inf values: %ld (in %ld voxels)%s\n", vs->bad_values, n_bad,
          r->n_rep ? ", not counting test_repetitions" : "");
@@ -511,9 +510,6 @@ static void voxels_report(report *rp, const io_responses *r, const split_info *s
     warning(rp, "%s: %ld more voxels are constant within a training run (the "
             "first is voxel %ld); voxfit run masks them where "
             "ridge.standardize.per_run is true", r->path, n_run, f_run);
-  if (V > 0 && n_masked == V)
-    problem(rp, "%s: all %ld voxels have NaN/Inf values or are constant over "
-            "the training stimuli; nothing can be fitted", r->path, V);
 }
 
 static void subject_voxels(report *rp, const io_responses *r,
@@ -602,14 +598,20 @@ static void rois_report(report *rp, const io_responses *r,
     if (k >= 0) roi_print(r, k, size, nmask, !printed++);
   }
   printf("%s\n  voxels in no ROI: %ld\n", printed ? "" : " none", none);
-  long in_job = 0, missing = 0;
+  long in_job = 0, in_job_masked = 0, missing = 0;
   for (int i = 0; i < (job->n_rois ? job->n_rois : r->n_roi); i++) {
     int k = job->n_rois ? roi_find(r, job->rois[i]) : i;
     in_job += k >= 0 ? size[k] : 0, missing += k < 0;
+    in_job_masked += k >= 0 ? nmask[k] : 0;
   }
   if (in_job == 0 && !missing) /* as voxfit run refuses it (a missing ROI: below) */
     problem(rp, "%s: no voxel belongs to the job's ROIs; check rois in %s and this "
             "file's roi_index", r->path, job->path);
+  else if (in_job > 0 && in_job_masked == in_job)
+    problem(rp, "%s: all %ld voxels of the job's ROIs have NaN/Inf values or are "
+            "constant over the training stimuli (or a training run); nothing of this "
+            "subject can be fitted: check its responses or the job's rois",
+            r->path, in_job);
   for (int i = 0; i < (job->n_rois ? job->n_rois : r->n_roi); i++) {
     int k = job->n_rois ? roi_find(r, job->rois[i]) : i;
     if (k < 0) {

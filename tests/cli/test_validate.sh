@@ -197,6 +197,12 @@ has "warnings" out "warning: .*r.nc: 1 voxels are constant over the training sti
 has "warnings" out "warning: .*f.nc: variable 'features' has 1 constant feature columns"
 has "warnings" out 'ROI sizes (voxels): V1 2 (1 masked), hMT 1 (1 masked)'
 
+sed 's/^rois: all/rois: [hMT]/' "$hand/job.yaml" >"$hand/hmt.yaml"
+vrun 1 "$hand/hmt.yaml"
+expect "every voxel of the job's ROIs masked" 2
+has "every voxel of the job's ROIs masked" err \
+  "r.nc: all 1 voxels of the job's ROIs have NaN/Inf values or are constant"
+
 sed 's/variable: features/variable: nan_features/' "$hand/job.yaml" >"$hand/nan.yaml"
 vrun 1 "$hand/nan.yaml"
 expect "NaN features" 2
