@@ -217,7 +217,8 @@ static vf_status make_rows(sched_plan *p, int s) {
     for (long i = 0; i < sp->train_count; i++) p->train_rows[s][ntr++] = sp->train_start + i;
     for (long i = 0; i < sp->test_count; i++) p->test_rows[s][nte++] = sp->test_start + i;
   }
-  if (nte < 2) return vf_error(VF_E_INPUT, "%s: %ld test stimuli; need at least 2", file, nte);
+  if (nte < 2) return vf_error(VF_E_INPUT, "%s: %ld test stimuli; need at least 2 (mark more with split = 1, "
+                             "or widen split.test in the job)", file, nte);
   if (r->n_rep > 0 && r->n_test != nte)
     return vf_error(VF_E_INPUT, "%s: test_repetitions has %ld test stimuli but the "
                     "split has %ld (%s); it needs one entry per test stimulus, in stimulus "

@@ -394,7 +394,12 @@ static vf_status publish(const sched_cache *c, const sched_plan *p, const cache_
   if (!f) return vf_error(VF_E_IO, "%s: cannot write: %m", tmp);
   vf_status st = e->single ? ridge_model_write_s(e->model, file_put, f)
                            : ridge_model_write_d(e->model, file_put, f);
-  if (fclose(f) != 0 && st == VF_OK) st = vf_error(VF_E_IO, "%s: cannot write: %m", tmp);
+  int err = ferror(f) ? errno : 0;
+  if (fclose(f) != 0 && !err) err = errno;
+  if (st != VF_OK || err) /* the model's own message names neither file nor cause */
+    st = vf_error(VF_E_IO, "%s: cannot write the shared model: %s (the others factorise "
+                  "it themselves; free space there to share it)", tmp,
+                  strerror(err ? err : EIO));
   if (st == VF_OK && rename(tmp, path) != 0)
     st = vf_error(VF_E_IO, "%s: cannot rename to %s: %m", tmp, path);
   if (st) unlink(tmp);
