@@ -166,6 +166,10 @@ typedef struct {
 
 typedef struct io_results io_results;
 
+/* Local: the size in bytes of the results file of layout L (to a few KB;
+ * voxfit plan prints it, and a run reserves it on disk). */
+double io_results_bytes(const io_results_layout *L);
+
 /* Rank-0 check before a run: if path exists it must be a voxfit results
  * file of the same job (same hash) unless force. *resumable = 1 when it is
  * (and force is not set). Local. */

@@ -1,5 +1,6 @@
 /* voxfit plan: the units of a job, their cost and memory, without fitting. */
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -34,6 +35,18 @@ typedef struct {
   const char *job, *config;
 } plan_args;
 
+/* The value of option opt: a positive number (an integer when whole),
+ * the whole string; 2 with the message otherwise. */
+static int positive(const char *opt, const char *s, int whole, double *v) {
+  char *end = NULL;
+  errno = 0;
+  *v = whole ? (double)strtol(s, &end, 10) : strtod(s, &end);
+  if (end == s || *end || errno || !(*v > 0) || (whole && *v > 1e6))
+    return vf_error(VF_E_USAGE, "%s '%s': expected a positive %s (voxfit plan --help)", opt,
+                    s, whole ? "integer" : "number"), 2;
+  return 0;
+}
+
 static int parse(int argc, char **argv, plan_args *a) {
   *a = (plan_args){1, 0, 0, UNSET, UNSET, NULL, NULL};
   for (int i = 1; i < argc; i++) {
@@ -42,26 +55,30 @@ static int parse(int argc, char **argv, plan_args *a) {
     if (cli_is_help(s)) return 1;
     if (!strcmp(s, "--units")) a->list = 1;
     else if (!strcmp(s, "--slurm")) a->slurm = 1;
-    else if (!strcmp(s, "--ranks") && more) a->ranks = atoi(argv[++i]);
-    else if (!strcmp(s, "--gflops") && more) a->gflops = atof(argv[++i]);
-    else if (!strcmp(s, "--mem-per-rank") && more) a->mem_gib = atof(argv[++i]);
+    else if (!strcmp(s, "--ranks") && more) {
+      double v;
+      if (positive(s, argv[++i], 1, &v)) return 2;
+      a->ranks = (int)v;
+    } else if (!strcmp(s, "--gflops") && more) {
+      if (positive(s, argv[++i], 0, &a->gflops)) return 2;
+    } else if (!strcmp(s, "--mem-per-rank") && more) {
+      if (positive(s, argv[++i], 0, &a->mem_gib)) return 2;
+    }
     else if (!strcmp(s, "--config") && more) a->config = argv[++i];
     else if (s[0] != '-' && !a->job) a->job = s;
     else return vf_error(VF_E_USAGE, "unexpected argument '%s' (voxfit plan --help)", s), 2;
   }
   if (!a->job) return vf_error(VF_E_USAGE, "no job file given (voxfit plan --help)"), 2;
-  if (a->ranks < 1 || (a->gflops <= 0 && a->gflops != UNSET) ||
-      (a->mem_gib <= 0 && a->mem_gib != UNSET))
-    return vf_error(VF_E_USAGE, "--ranks, --gflops and --mem-per-rank must be positive"), 2;
   return 0;
 }
 
+/* The results file's size from the layout the run will write, or -1. */
 static double output_bytes(const sched_plan *p) {
-  double nv = p->sub_vox0[p->job->n_subjects];
-  double units = (double)p->n_points * p->job->n_subjects * p->job->n_variants * p->n_rois;
-  double per_vox = 4 * 8.0 + (p->job->ridge.save_cv_scores ? 4.0 * p->job->ridge.n_lambdas : 0);
-  return (double)p->n_points * p->job->n_variants * nv * per_vox + units * (256 + 4 * 8) +
-         nv * 24 + 1048576;
+  io_results_layout L;
+  if (sched_results_layout(p, &L) != VF_OK) return -1;
+  double b = io_results_bytes(&L);
+  sched_results_layout_free(&L);
+  return b;
 }
 
 /* sbatch options for slurm/run.sbatch from the cost model. */

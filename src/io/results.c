@@ -132,6 +132,30 @@ static vf_status define_weights(io_results *r, const io_results_layout *L,
   return VF_OK;
 }
 
+/* The bytes define_all's variables take, with the header's 1 MiB and
+ * each variable's 4 KiB alignment (nc_var_align_size) counted in full: an
+ * upper bound but for a header beyond 1 MiB. Kept beside define_all: a
+ * variable added there is added here. */
+double io_results_bytes(const io_results_layout *L) {
+  double S = L->n_sweep, V = L->n_variants, X = (double)L->n_vox, U = L->n_units;
+  int nvar = 21 + 4 + 3 + 10 + 2 + (V_Q - V_RNORM + 1) + (L->save_cv_scores ? 1 : 0) +
+             (L->save_predictions ? 2 : 0) + (L->weight_len ? L->n_variants : 0);
+  double R = S * L->n_subjects * V * L->n_rois, b = 1048576 + 4096.0 * nvar, t = 1;
+  for (int s = 0; s < L->n_subjects; s++)
+    if (L->subject_n_test[s] > t) t = L->subject_n_test[s];
+  b += (L->n_subjects + 4 * V + L->n_rois) * IO_NAME_LEN + 4 * V + 128 * S +
+       8.0 * L->n_lambdas + 8.0 * L->n_pairs + 4.0 * L->n_subjects; /* names, axes */
+  b += X * (3 * 4 + 3 * 4) + U * 6 * 4;               /* voxel and unit tables */
+  b += S * V * X * 8 * (4 + (V_Q - V_RNORM + 1));     /* per-voxel scores */
+  if (L->save_cv_scores) b += S * V * X * L->n_lambdas * 4;
+  b += U * (4 + 256 + 8);                             /* unit status, error, time */
+  b += R * (5 * 4 + 5 * 8);                           /* ROI summaries */
+  b += X * 2 * 8;                                     /* noise ceilings */
+  if (L->save_predictions) b += S * V * X * t * 4 + X * t * 4;
+  for (int v = 0; L->weight_len && v < L->n_variants; v++) b += S * X * L->weight_len[v] * 4;
+  return b;
+}
+
 static vf_status define_all(io_results *r, const io_results_layout *L,
                             meta_var *mv, int *nmv) {
   const char *path = r->path;

@@ -161,7 +161,8 @@ sed -n '/^  sweep points (/,/^$/p' "$T/out" | sed -n 's/^  [0-9][0-9]* *//p' | s
 [ "$rc" = 0 ] && [ "$(sort -u "$T/labels" | wc -l)" = 4 ] && grep -q 'ridge.cv.folds=5 #3$' "$T/labels"
 ok $? "two lambda lists alike in their first 63 characters: two values, 4 distinct labels (got $rc)"
 
-for bad in "--ranks 0" "--gflops -1" "--mem-per-rank 0" "--frobnicate"; do
+for bad in "--ranks 0" "--gflops -1" "--mem-per-rank 0" "--frobnicate" "--ranks abc" \
+  "--ranks 2.5" "--gflops 1x"; do
   # shellcheck disable=SC2086
   x 1 plan "$JOB" $bad
   [ "$rc" = 2 ] && has 'error: '
@@ -169,5 +170,28 @@ for bad in "--ranks 0" "--gflops -1" "--mem-per-rank 0" "--frobnicate"; do
 done
 x 1 plan
 ok "$([ "$rc" = 2 ]; echo $?)" "plan without a job: exit 2 (got $rc)"
+x 1 plan "$JOB" --ranks abc
+has "error: --ranks 'abc': expected a positive integer"
+ok $? "plan --ranks abc: the message names the value and what is expected"
+
+# ---- the results file's size: plan's figure against the file a run writes -----------
+# (before, plan counted a third of the variables: 19.3 MB for a 32.8 MB file)
+# size_check NAME YAML: plan's "about X MB" within 0.1 MB or 3% of the file's size
+size_check() {
+  x 1 plan "$2"
+  est=$(sed -n 's/^  results file .*: about \([0-9.]*\) MB$/\1/p' "$T/out")
+  x 2 run "$2" --quiet --force
+  out=$(sed -n 's/^output: //p' "$2")
+  case $out in /*) ;; *) out=$(dirname "$2")/$out ;; esac
+  real=$(stat -c %s "$out" 2>/dev/null)
+  awk -v e="$est" -v r="${real:-0}" 'BEGIN { d = e * 1e6 - r; if (d < 0) d = -d;
+    exit !(r > 0 && e != "" && (d <= 1e5 || d <= 0.03 * r)) }'
+  ok $? "$1: plan says about ${est:-?} MB, the run wrote $real bytes (exit $rc)"
+}
+size_check "results size" "$JOB"
+sed -e 's/^output: .*/output: big.nc/' "$JOB" >"$D/big.yaml"
+printf 'stats: {save_predictions: true}\n' >>"$D/big.yaml"
+sed -i 's/^ridge:$/ridge:\n  save_weights: true\n  save_cv_scores: true/' "$D/big.yaml"
+size_check "results size with weights, CV scores and predictions" "$D/big.yaml"
 
 finish
