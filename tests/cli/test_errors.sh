@@ -15,7 +15,8 @@
 # Each gets exit 2, exactly one voxfit line (the error, saying what is
 # wrong) and no results file. Then a unit that fails alone (one variant's
 # features hold a NaN): exit 1, the other units done, the broken ones
-# status 2 with a unit_error naming the file and variable, complete = 1.
+# status 2 with a unit_error naming the file and variable, complete = 1,
+# the reason printed once per rank, not once per unit.
 # Prints one PASS/FAIL line per check; exits 1 if any failed.
 # usage: sh tests/cli/test_errors.sh BUILD_DIR
 BUILD=${1:?usage: test_errors.sh BUILD_DIR}
@@ -115,7 +116,7 @@ EOF
 sed -e "s#^output: .*#output: $T/out-flat.nc#" -e 's#responses: sub-02\.nc#responses: flat-02.nc#' \
   "$D/job.yaml" >"$D/flat.yaml"
 x 1 validate "$D/flat.yaml"
-[ "$rc" = 2 ] && has 'flat-02.nc: all [0-9]* voxels have NaN/Inf values or are constant'
+[ "$rc" = 2 ] && has 'flat-02.nc: all [0-9]* voxels of the job.s ROIs have NaN/Inf values or are constant'
 ok $? "validate: a subject with every voxel constant is a problem (got $rc)"
 x 2 run "$D/flat.yaml" --quiet
 [ "$rc" = 0 ] && has 'warning: subject sub-02: all [0-9]* voxels are masked' &&
@@ -293,6 +294,10 @@ for np in 1 2; do
   ok "$([ "$rc" = 1 ]; echo $?)" "NaN features (np=$np): exit 1 (got $rc)"
   has 'uni_visual_l2'
   ok $? "NaN features (np=$np): the failure is reported on the terminal"
+  # one warning per distinct reason and rank, not one per unit (30 units)
+  n=$(count 'failed: .*uni_visual_l2')
+  ok "$([ "$n" -ge 1 ] && [ "$n" -le "$np" ]; echo $?)" \
+    "NaN features (np=$np): the reason is a warning once per rank ($n lines)"
   "$PY" - "$res" <<'EOF' >"$T/py" 2>&1
 import sys, netCDF4, numpy as np
 ds = netCDF4.Dataset(sys.argv[1]); ds.set_auto_mask(False)
