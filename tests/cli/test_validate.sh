@@ -92,6 +92,14 @@ expect "missing file" 2
 has "missing file" err 'voxfit validate: error: .*sub-09.nc: no such file'
 has "missing file" out 'subject sub-03'   # it goes on after a problem
 
+# one missing features file that every variant names: one error line, not one each
+vrun 1 "$(job nofeat 's/features: features\.nc/features: gone.nc/')"
+expect "missing features file" 2
+n=$(grep -c 'gone.nc: no such file' "$dir/err")
+[ "$n" = 1 ] || fail "missing features file: $n error lines for one file, expected 1"
+has "missing features file" out '(the error above again)'
+has "missing features file" out 'validate: 1 problem(s)'
+
 nccopy -k nc4 "$data/sub-01.nc" "$data/sub-01-nc4.nc" || fail "nccopy"
 vrun 1 "$(job hdf5 's/sub-01\.nc/sub-01-nc4.nc/')"
 expect "HDF5 file" 2
