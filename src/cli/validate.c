@@ -319,6 +319,20 @@ static long smallest_run(const io_responses *r, const split_info *sp, int *label
   return best;
 }
 
+/* Contiguous blocks of equal run labels among the training stimuli (test
+ * stimuli between two rows of one label do not split it: voxfit run's
+ * runs are blocks of the training rows alone). */
+static long train_blocks(const io_responses *r, const split_info *sp) {
+  long n = 0;
+  int prev = 0, any = 0;
+  for (long i = 0; i < r->n_stim; i++) {
+    if (sp->role[i] != 1) continue;
+    n += !any || r->run[i] != prev;
+    prev = r->run[i], any = 1;
+  }
+  return n;
+}
+
 static void subject_runs(report *rp, const io_responses *r, const split_info *sp) {
   if (!r->run) {
     printf("  runs: none (no 'run' variable)\n");
@@ -333,6 +347,13 @@ static void subject_runs(report *rp, const io_responses *r, const split_info *sp
     if (rp->loro && sp->known && train < 2)
       problem(rp, "%s: leave-one-run-out needs at least 2 runs among the "
               "training stimuli; found %ld", r->path, train);
+    long blocks = sp->known ? train_blocks(r, sp) : 0;
+    if (blocks > train)
+      warning(rp, "%s: the %ld run labels of the training stimuli form %ld separate "
+              "blocks in stimulus order; leave-one-run-out holds out all stimuli of a "
+              "label together, while FIR delays and per-run standardisation treat each "
+              "block as a run of its own: check that 'run' gives each run one label",
+              r->path, train, blocks);
     int label = 0;
     if (rp->loro && sp->known && train >= 2 && smallest_run(r, sp, &label) == 1)
       problem(rp, "%s: run %d has 1 training stimulus, and a leave-one-run-out fold "

@@ -5,7 +5,7 @@
 # a subject with another stimulus count, a stats.block_length leaving one
 # block (an error) or four (a warning)) and small hand-made files (NaN and
 # constant voxels give warnings but exit 0; NaN features and a missing split
-# are errors; the voxels it counts as masked, NaN test repetitions and
+# are errors; interleaved run labels warn; the voxels it counts as masked, NaN test repetitions and
 # voxels constant within a run included, are those voxfit run masks).
 # usage: sh tests/cli/test_validate.sh BUILD_DIR
 BUILD=${1:?usage: test_validate.sh BUILD_DIR}
@@ -220,6 +220,16 @@ sed 's/r\.nc/r2.nc/' "$hand/job.yaml" >"$hand/nosplit.yaml"
 vrun 2 "$hand/nosplit.yaml"
 expect "no split" 2
 has "no split" err "r2.nc: no variable 'split', but the job says split: file"
+
+sed 's/run = 0, 0, 1, 1, 2, 2 ;/run = 0, 1, 0, 1, 2, 2 ;/' "$hand/r.cdl" >"$hand/r4.cdl"
+ncgen -k classic -o "$hand/r4.nc" "$hand/r4.cdl" || fail "ncgen r4.cdl"
+sed -e 's/r\.nc/r4.nc/' -e 's/per_run: true/per_run: false/' "$hand/job.yaml" >"$hand/interleaved.yaml"
+vrun 1 "$hand/interleaved.yaml"
+expect "interleaved run labels" 0
+has "interleaved run labels" out \
+  "warning: .*r4.nc: the 2 run labels of the training stimuli form 4 separate blocks"
+vrun 1 "$hand/job.yaml"
+grep -q 'separate blocks' "$dir/out" && fail "contiguous run labels: warned of separate blocks"
 
 sed 's/r\.nc/r3.nc/' "$hand/job.yaml" >"$hand/norun.yaml"
 vrun 1 "$hand/norun.yaml"
