@@ -105,12 +105,22 @@ static vf_status make_points(sched_plan *p) {
   return VF_OK;
 }
 
+/* st with the job's key of the file appended to its message: which entry
+ * of a long job names a missing or broken file. */
+static vf_status named_by(vf_status st, const cfg_job *j, const char *key, int i) {
+  if (st == VF_OK) return st;
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", vf_error_message());
+  return vf_error(st, "%s (%s[%d] in %s)", msg, key, i, j->path);
+}
+
 static vf_status open_inputs(sched_plan *p) {
   const cfg_job *j = p->job;
   VF_CALL(vf_calloc((size_t)j->n_subjects, sizeof(io_responses *), "subjects", &p->resp));
   VF_CALL(vf_calloc((size_t)j->n_variants, sizeof(long), "variants", &p->n_feat));
   for (int s = 0; s < j->n_subjects; s++) {
-    VF_CALL(io_responses_open(MPI_COMM_SELF, j->subjects[s].responses, &p->resp[s]));
+    VF_CALL(named_by(io_responses_open(MPI_COMM_SELF, j->subjects[s].responses, &p->resp[s]),
+                     j, "subjects", s));
     if (s == 0) p->n_stim = p->resp[0]->n_stim;
     if (p->resp[s]->n_stim != p->n_stim)
       return vf_error(VF_E_INPUT, "%s: %ld stimuli, but %s has %ld; every input "
@@ -120,7 +130,8 @@ static vf_status open_inputs(sched_plan *p) {
   for (int v = 0; v < j->n_variants; v++) {
     io_features_info fi;
     const cfg_variant *cv = &j->variants[v];
-    VF_CALL(io_features_info_read(MPI_COMM_SELF, cv->features, cv->variable, &fi));
+    VF_CALL(named_by(io_features_info_read(MPI_COMM_SELF, cv->features, cv->variable, &fi),
+                     j, "variants", v));
     if (fi.n_stim != p->n_stim)
       return vf_error(VF_E_INPUT, "%s: variable '%s' has %ld stimuli but %s has %ld",
                       cv->features, cv->variable, fi.n_stim,

@@ -58,7 +58,7 @@ bad() {
   done
 }
 
-bad missing-responses 's#sub-02\.nc#sub-77.nc#' "$D/sub-77.nc" 'no such file'
+bad missing-responses 's#sub-02\.nc#sub-77.nc#' "$D/sub-77.nc" 'no such file (subjects.1. in .*.yaml)'
 
 nccopy -k nc4 "$D/sub-01.nc" "$D/sub-01-h5.nc"
 ok $? "nccopy -k nc4 makes an HDF5 copy"
