@@ -175,6 +175,17 @@ double io_results_bytes(const io_results_layout *L);
  * (and force is not set). Local. */
 vf_status io_results_check_existing(const char *path, const char *hash,
                                     int force, int *resumable);
+/* What an existing output holds, for voxfit plan. */
+typedef struct {
+  int exists, same_job, complete;
+  long units, done, failed; /* unit_status 1 and 2 */
+} io_results_state;
+
+/* Local. s->exists = 0 when there is no file at path. Fails (with
+ * io_results_check_existing's message) for a file voxfit run would refuse
+ * without --force: another job's, truncated, not a results file. */
+vf_status io_results_state_read(const char *path, const char *hash, io_results_state *s);
+
 /* Collective: creates path (replacing it), defines everything and writes
  * the names and coordinates. Returns with every status 0 and complete=0. */
 vf_status io_results_create(MPI_Comm comm, const char *path,

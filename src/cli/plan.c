@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "voxfit/cli.h"
+#include "voxfit/io.h"
 #include "voxfit/sched.h"
 
 static const char *help =
@@ -17,7 +18,8 @@ static const char *help =
     "Opens the inputs' metadata and prints the job's units (sweep point x\n"
     "subject x variant x ROI block), the designs (factorisations) they share,\n"
     "their total flops and input bytes, the largest unit's working memory, the\n"
-    "size of the results file and an estimated wall time on N ranks (rank 0\n"
+    "size of the results file (and, when it exists, its units done and what\n"
+    "voxfit run would do with it) and an estimated wall time on N ranks (rank 0\n"
     "schedules when N > 1) at G GFLOP/s per rank. G, the memory per rank and the\n"
     "block size come from the site config (--config FILE, $VOXFIT_CONFIG, else\n"
     "configs/voxfit.yaml); --gflops and --mem-per-rank override it.\n"
@@ -81,6 +83,22 @@ static double output_bytes(const sched_plan *p) {
   return b;
 }
 
+/* What voxfit run would do with an output that exists already. */
+static void output_state(const sched_plan *p) {
+  io_results_state s;
+  const char *out = p->job->output;
+  if (io_results_state_read(out, p->job->hash, &s) != VF_OK) {
+    printf("  it exists, and voxfit run refuses it unless --force: %s\n", vf_error_message());
+    vf_error_clear();
+  } else if (s.exists && s.complete) {
+    printf("  it exists, complete (%ld of %ld units done, %ld failed): voxfit run redoes "
+           "only failed units; --force starts afresh\n", s.done, s.units, s.failed);
+  } else if (s.exists) {
+    printf("  it exists, this job's, incomplete: %ld of %ld units done, %ld failed; voxfit "
+           "run resumes it (--force starts afresh)\n", s.done, s.units, s.failed);
+  }
+}
+
 /* sbatch options for slurm/run.sbatch from the cost model. */
 static void suggest_slurm(const sched_plan *p, const plan_args *a, double wall, double mem) {
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -138,6 +156,7 @@ static void report(const sched_plan *p, const plan_args *a, int teams_ok) {
   printf("  largest unit %.3g flop, working memory %.3g GiB per rank (limit %.3g GiB)\n",
          top, mem / 1073741824.0, a->mem_gib);
   printf("  results file %s: about %.1f MB\n", p->job->output, output_bytes(p) / 1e6);
+  output_state(p);
   if (teams_ok) report_teams(p, a);
   int workers = a->ranks > 1 ? a->ranks - 1 : 1;
   double per_rank = flops / workers, wall = per_rank / (a->gflops * 1e9);

@@ -72,6 +72,35 @@ vf_status io_results_check_existing(const char *path, const char *hash,
   return VF_OK;
 }
 
+vf_status io_results_state_read(const char *path, const char *hash, io_results_state *s) {
+  struct stat sb;
+  int resumable = 0, ncid, id, nd = 0, dim;
+  memset(s, 0, sizeof *s);
+  if (stat(path, &sb) != 0) return VF_OK;
+  s->exists = 1;
+  VF_CALL(io_results_check_existing(path, hash, 0, &resumable));
+  s->same_job = resumable;
+  VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_RESUME, &ncid));
+  MPI_Offset n = 0;
+  int *st = NULL, err = ncmpi_inq_varid(ncid, var_names[V_STATUS], &id);
+  if (err == NC_NOERR) err = ncmpi_inq_varndims(ncid, id, &nd);
+  if (err == NC_NOERR && nd == 1) err = ncmpi_inq_vardimid(ncid, id, &dim);
+  if (err == NC_NOERR && nd == 1) err = ncmpi_inq_dimlen(ncid, dim, &n);
+  if (err == NC_NOERR && nd == 1 && n > 0 && vf_calloc((size_t)n, sizeof(int), "unit status", &st))
+    err = NC_ENOMEM;
+  if (err == NC_NOERR && st) err = ncmpi_get_var_int_all(ncid, id, st);
+  if (err == NC_NOERR) err = ncmpi_get_att_int(ncid, NC_GLOBAL, "complete", &s->complete);
+  ncmpi_close(ncid);
+  for (MPI_Offset u = 0; st && u < n; u++) s->done += st[u] == 1, s->failed += st[u] == 2;
+  s->units = (long)n;
+  vf_free(&st);
+  if (err != NC_NOERR || nd != 1)
+    return vf_error(VF_E_INPUT, "%s: cannot read its unit_status: %s; %s", path,
+                    err != NC_NOERR ? ncmpi_strerror(err) : "not one-dimensional",
+                    IO_TODO_RESUME);
+  return VF_OK;
+}
+
 static vf_status def_dim(const char *path, int ncid, const char *name,
                          MPI_Offset len, int *id) {
   NC(ncmpi_def_dim(ncid, name, len > 0 ? len : 1, id), name);

@@ -135,6 +135,10 @@ ok $? "SIGUSR1: says it was stopped and how to resume"
 [ -f "$OUT" ] && [ "$(attr "$OUT" complete)" = 0 ] && [ -z "$(attr "$OUT" finished)" ] &&
   [ -n "$(attr "$OUT" last_closed)" ]
 ok $? "SIGUSR1: the file is there, not marked complete, with no finished time (last_closed: $(attr "$OUT" last_closed))"
+x 1 plan "$JOB"
+done_n=$("$PY" -c "import sys, netCDF4; print(int((netCDF4.Dataset(sys.argv[1])['unit_status'][:] == 1).sum()))" "$OUT")
+has "it exists, this job's, incomplete: $done_n of [0-9]* units done, 0 failed; voxfit run resumes it"
+ok $? "SIGUSR1: plan reports the stopped file's progress ($done_n units done): $(grep 'it exists' "$T/out")"
 x 2 run "$JOB" --quiet
 ok "$rc" "SIGUSR1: the rerun exits 0 (got $rc)"
 same "$T/ref.nc" "$OUT"

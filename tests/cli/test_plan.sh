@@ -189,6 +189,13 @@ size_check() {
   ok $? "$1: plan says about ${est:-?} MB, the run wrote $real bytes (exit $rc)"
 }
 size_check "results size" "$JOB"
+x 1 plan "$JOB"
+has "it exists, complete ([0-9]* of [0-9]* units done, 0 failed): voxfit run redoes only failed"
+ok $? "plan on a complete output says so: $(grep 'it exists' "$T/out")"
+sed 's/^job: .*/job: another/' "$JOB" >"$D/another.yaml"
+x 1 plan "$D/another.yaml"
+[ "$rc" = 0 ] && has "it exists, and voxfit run refuses it unless --force: .*holds the results of another job"
+ok $? "plan on another job's output: says run refuses it (exit $rc)"
 sed -e 's/^output: .*/output: big.nc/' "$JOB" >"$D/big.yaml"
 printf 'stats: {save_predictions: true}\n' >>"$D/big.yaml"
 sed -i 's/^ridge:$/ridge:\n  save_weights: true\n  save_cv_scores: true/' "$D/big.yaml"
