@@ -163,6 +163,10 @@ static void report(const sched_plan *p, const plan_args *a, int teams_ok) {
   if (top / (a->gflops * 1e9) > wall) wall = top / (a->gflops * 1e9);
   printf("  estimated wall time on %d rank(s) (%d computing) at %.3g GFLOP/s each: %.3g s\n",
          a->ranks, workers, a->gflops, wall);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores > 0 && a->ranks > cores) /* the estimate gives each rank a core */
+    printf("  (run here, %d ranks would share this machine's %ld cores: about %.3g s)\n",
+           a->ranks, cores, wall * a->ranks / cores);
   if (a->slurm) suggest_slurm(p, a, wall, mem);
   if (!a->list) return;
   if (p->job->n_sweep > 0) printf("\n  sweep points (sweep_label in the results):\n");

@@ -360,7 +360,7 @@ static void subject_runs(report *rp, const io_responses *r, const split_info *sp
               "needs at least 2 (as voxfit run refuses it); merge it with a neighbouring "
               "run's label", r->path, label);
   }
-  if (sp->known && rp->max_folds > 0 && sp->n_train < 2L * rp->max_folds)
+  if (sp->known && sp->n_train > 0 && rp->max_folds > 0 && sp->n_train < 2L * rp->max_folds)
     problem(rp, "%s: %ld training stimuli but ridge.cv asks for %d folds, and a fold "
             "needs at least 2 stimuli; use at most %ld folds (ridge.cv.folds) or more "
             "training stimuli", r->path, sp->n_train, rp->max_folds, sp->n_train / 2);

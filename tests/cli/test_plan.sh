@@ -170,6 +170,9 @@ for bad in "--ranks 0" "--gflops -1" "--mem-per-rank 0" "--frobnicate" "--ranks 
 done
 x 1 plan
 ok "$([ "$rc" = 2 ]; echo $?)" "plan without a job: exit 2 (got $rc)"
+x 1 plan "$JOB" --ranks 4096
+has "(run here, 4096 ranks would share this machine's [0-9]* cores: about"
+ok $? "plan --ranks beyond this machine's cores: says what sharing them costs"
 x 1 plan "$JOB" --ranks abc
 has "error: --ranks 'abc': expected a positive integer"
 ok $? "plan --ranks abc: the message names the value and what is expected"
