@@ -30,15 +30,15 @@ static void holder_of(int fd, char *who, size_t n) {
 }
 
 /* Takes the lock on an open lock file: 1 taken, 0 held by another run,
- * -1 no locks on this file system. The path must still name the file
- * locked: a run ending unlinks it, and a lock on the unlinked file would
- * exclude nobody. */
+ * -1 no locks on this file system, 2 taken on a file the path no longer
+ * names (a run ending unlinks it, and a lock on the unlinked file would
+ * exclude nobody): open it again. */
 static int try_take(io_lock *l) {
   struct stat a, b;
   if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) return no_locks_here(errno) ? -1 : 0;
   if (fstat(l->fd, &a) != 0 || stat(l->path, &b) != 0 || a.st_ino != b.st_ino ||
       a.st_dev != b.st_dev)
-    return 2; /* renamed away under us: open again */
+    return 2;
   char host[256] = "?", line[400];
   gethostname(host, sizeof host - 1);
   int len = snprintf(line, sizeof line, "pid %ld on host %s\n", (long)getpid(), host);
