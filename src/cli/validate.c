@@ -756,6 +756,20 @@ static void print_job(const cfg_job *job) {
            job->split.test_start + job->split.test_count);
 }
 
+/* An existing output: what voxfit run would do with it (another job's is
+ * a warning: run refuses it, and replaces it with --force). */
+static void output_report(report *rp, const cfg_job *job) {
+  io_results_state s;
+  if (io_results_state_read(job->output, job->hash, &s) != VF_OK) {
+    warning(rp, "%s", vf_error_message()); /* it says what to do */
+    vf_error_clear();
+  } else if (s.exists) {
+    printf("output %s: exists, this job's, %s: %ld of %ld units done, %ld failed; voxfit "
+           "run %s\n", job->output, s.complete ? "complete" : "incomplete", s.done, s.units,
+           s.failed, s.complete ? "redoes only failed units" : "resumes it");
+  }
+}
+
 static int validate(const char *path) {
   cfg_job *job = NULL;
   if (cfg_job_load(path, &job)) {
@@ -769,6 +783,8 @@ static int validate(const char *path) {
   for (int i = 0; i < job->n_subjects; i++) check_subject(&rp, &job->subjects[i]);
   if (sched_output_check(MPI_COMM_SELF, job, job->output) != VF_OK)
     problem(&rp, "%s", vf_error_message());
+  else
+    output_report(&rp, job);
   if (rp.errors)
     printf("validate: %d problem(s), %d warning(s); fix the problems before "
            "voxfit run\n", rp.errors, rp.warnings);

@@ -305,6 +305,12 @@ masked "per-run masks" "$hand/mask.yaml" 2 mask.nc
 has "per-run masks" out "warning: .*m.nc: 1 voxels have NaN/Inf values in test_repetitions"
 has "per-run masks" out "warning: .*m.nc: 1 more voxels are constant within a training run"
 [ "$(cut -d, -f4 "$dir/r")" = "NaN" ] || fail "per_run: v3 (constant within a run) was fitted"
+vrun 1 "$hand/mask.yaml"
+has "existing output" out "output .*mask.nc: exists, this job's, complete: 1 of 1 units done, 0 failed"
+sed 's/^job: hand/job: other/' "$hand/mask.yaml" >"$hand/other.yaml"
+vrun 1 "$hand/other.yaml"
+expect "another job's output" 0
+has "another job's output" out "warning: .*mask.nc: holds the results of another job"
 masked "no per-run" "$hand/mask0.yaml" 1 mask0.nc
 [ "$(cut -d, -f4 "$dir/r")" != "NaN" ] || fail "v3 was masked without per_run"
 
