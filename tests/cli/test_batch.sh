@@ -93,7 +93,8 @@ mpirun -np 2 "$VOXFIT" run "$JOB" --quiet >"$T/first.out" 2>&1 &
 pid=$!
 ( sleep 60; kill -9 "$pid" 2>/dev/null ) &
 guard=$!
-for i in $(seq 1 300); do [ -e "$OUT.lock" ] && break; sleep 0.01; done
+for i in $(seq 1 3000); do [ -e "$OUT.lock" ] && break; sleep 0.01; done
+[ -e "$OUT.lock" ] || fail "no $OUT.lock 30 s after the first run's launch"
 x 1 run "$JOB" --quiet
 rc1=$rc
 has "error: $OUT: another voxfit run (pid [0-9]* on host .*) is writing it"
