@@ -12,6 +12,16 @@
 
 #define IO_NAME_LEN 64
 
+/* Local, before MPI_Init: MPI-IO settings the program needs, unless the
+ * user set them. Open MPI's OMPIO opens every file with its "sm" shared
+ * file pointer component, which keeps a POSIX semaphore named after the
+ * file's base name (/dev/shm/sem.OMPIO_<name>); a process killed while
+ * holding it leaves it taken, and every later open of any file of that
+ * name, in any folder, by any program, waits forever. voxfit uses no
+ * shared file pointers: OMPI_MCA_sharedfp=^sm (the "individual" or
+ * "lockedfile" component, which leave nothing behind). */
+void io_mpi_setup(void);
+
 /* Collective on comm: every rank ends with the status (and message) of the
  * lowest failing rank, so that none goes on alone into a collective step
  * (the scheduler's sched_agree is this). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "voxfit/cli.h"
+#include "voxfit/io.h"
 #include "voxfit/linalg.h"
 #include "voxfit/proto.h"
 #include "voxfit/util.h"
@@ -79,6 +80,7 @@ static int dispatch(int argc, char **argv, int rank) {
 int main(int argc, char **argv) {
   la_blas_setup(argv);
   vf_memory_setup();
+  io_mpi_setup();
   /* run's stop signals are caught from the start: one that comes while MPI
    * starts or the plan is made stops the run before its first unit (exit
    * 3) instead of killing a rank by the default action */

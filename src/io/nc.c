@@ -342,3 +342,5 @@ vf_status io_nc_reserve_all(MPI_Comm comm, const char *path, int ncid) {
     return vf_error(VF_E_IO, "%s: sync after reserving its size: %s", path, ncmpi_strerror(err));
   return VF_OK;
 }
+
+void io_mpi_setup(void) { setenv("OMPI_MCA_sharedfp", "^sm", 0); }
