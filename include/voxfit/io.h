@@ -18,8 +18,9 @@
  * file's base name (/dev/shm/sem.OMPIO_<name>); a process killed while
  * holding it leaves it taken, and every later open of any file of that
  * name, in any folder, by any program, waits forever. voxfit uses no
- * shared file pointers: OMPI_MCA_sharedfp=^sm (the "individual" or
- * "lockedfile" component, which leave nothing behind). */
+ * shared file pointers: OMPI_MCA_sharedfp=individual (not ^sm, which
+ * picks "lockedfile": its lock file next to the data was left behind when
+ * a full disk failed the open, and took the room a rerun needed). */
 void io_mpi_setup(void);
 
 /* Collective on comm: every rank ends with the status (and message) of the

@@ -343,4 +343,4 @@ vf_status io_nc_reserve_all(MPI_Comm comm, const char *path, int ncid) {
   return VF_OK;
 }
 
-void io_mpi_setup(void) { setenv("OMPI_MCA_sharedfp", "^sm", 0); }
+void io_mpi_setup(void) { setenv("OMPI_MCA_sharedfp", "individual", 0); }

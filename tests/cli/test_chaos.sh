@@ -113,7 +113,7 @@ ok $? "... and ends equal to the single-rank reference to 1e-10$(sed '/^$/d; s/^
 # rank killed while holding it left it taken, and every later open of a
 # file of that name, in any folder, hung (seen in CI: after one kill -9
 # trial every run of the study timed out). voxfit turns that component off
-# (OMPI_MCA_sharedfp=^sm, io_mpi_setup). A taken semaphore is 32 zero bytes.
+# (OMPI_MCA_sharedfp=individual, io_mpi_setup). A taken semaphore is 32 zero bytes.
 name=stale-$$.nc
 sem=/dev/shm/sem.OMPIO_$name
 if head -c 32 /dev/zero >"$sem" 2>/dev/null; then
