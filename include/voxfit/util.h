@@ -108,6 +108,16 @@ double vf_rng_normal(vf_rng *r);  /* standard normal (Box-Muller) */
 /* FNV-1a 64-bit hash of a byte string, as 16 hex digits + NUL. */
 void vf_hash_hex(const void *data, size_t n, char out[17]);
 
+/* The last VF_SEEN_MAX distinct strings met (by hash): repeats of one
+ * message are told once. Zero-initialise; no destroy. */
+#define VF_SEEN_MAX 64
+typedef struct {
+  uint64_t h[VF_SEEN_MAX];
+  int n;
+} vf_seen;
+/* 1 the first time msg is met (it is then remembered), else 0. */
+int vf_seen_first(vf_seen *s, const char *msg);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 int vf_edit_distance(const char *a, const char *b);
 

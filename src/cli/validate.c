@@ -26,7 +26,6 @@
  * block is one contiguous read and every file is read once. */
 #define SCAN_BLOCK_VALUES (4L << 20)
 
-#define REPORT_SEEN 64
 
 typedef struct {
   const cfg_job *job;
@@ -37,8 +36,7 @@ typedef struct {
   const char *why_runs; /* a setting that needs run labels, or NULL */
   int loro;           /* some setting uses leave-one-run-out */
   int per_run;        /* some setting standardises within runs */
-  char seen[REPORT_SEEN][17]; /* hashes of the problems reported */
-  int n_seen;
+  vf_seen seen;        /* the problems reported */
 } report;
 
 static void problem(report *rp, const char *fmt, ...)
@@ -49,18 +47,15 @@ static void warning(report *rp, const char *fmt, ...)
 /* A problem already reported (one bad file that two variants use) is not
  * repeated: the report says so where it recurs and counts it once. */
 static void problem(report *rp, const char *fmt, ...) {
-  char msg[2048], h[17];
+  char msg[2048];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  vf_hash_hex(msg, strlen(msg), h);
-  for (int i = 0; i < rp->n_seen && i < REPORT_SEEN; i++)
-    if (!strcmp(rp->seen[i], h)) {
-      printf("  (the error above again)\n");
-      return;
-    }
-  memcpy(rp->seen[rp->n_seen++ % REPORT_SEEN], h, sizeof h);
+  if (!vf_seen_first(&rp->seen, msg)) {
+    printf("  (the error above again)\n");
+    return;
+  }
   fflush(stdout); /* keep the report and the errors in order on a terminal */
   fprintf(stderr, "voxfit validate: error: %s\n", msg);
   rp->errors++;
@@ -776,7 +771,7 @@ static int validate(const char *path) {
     fprintf(stderr, "voxfit validate: error: %s\n", vf_error_message());
     return CLI_EXIT_INPUT;
   }
-  report rp = {job, 0, 0, -1, "", 0, NULL, 0, 0, {{0}}, 0};
+  report rp = {job, 0, 0, -1, "", 0, NULL, 0, 0, {{0}, 0}};
   note_settings(&rp, job);
   print_job(job);
   for (int i = 0; i < job->n_variants; i++) check_variant(&rp, &job->variants[i]);

@@ -43,44 +43,50 @@ static void utc_now(char *buf, size_t n) {
   strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-vf_status io_results_check_existing(const char *path, const char *hash,
-                                    int force, int *resumable) {
-  struct stat sb;
-  *resumable = 0;
-  if (stat(path, &sb) != 0 || force) return VF_OK;
+/* Refuses an existing file voxfit cannot resume: not NetCDF (its own
+ * reason), no job_hash, or another job's. The file is opened once; *ncid
+ * is left open for the caller. A truncated file is refused here, before
+ * anything writes to it: its done flags may promise data no longer there. */
+static vf_status open_same_job(const char *path, const char *hash, int *ncid) {
   if (io_check_format(path) != VF_OK) /* its own reason: unreadable, HDF5, not NetCDF */
     return vf_error(VF_E_INPUT, "%s: exists and is not a results file voxfit can resume (%s); "
                     "move it away or rerun with --force", path, vf_error_message());
-  /* A truncated file is refused here, before anything writes to it: its
-   * done flags may promise data that is no longer there. */
-  int ncid;
-  VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_RESUME, &ncid));
+  VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_RESUME, ncid));
   char old[64] = "";
   MPI_Offset len = 0;
-  int err = ncmpi_inq_attlen(ncid, NC_GLOBAL, "job_hash", &len);
+  int err = ncmpi_inq_attlen(*ncid, NC_GLOBAL, "job_hash", &len);
   if (err == NC_NOERR && len < (MPI_Offset)sizeof old)
-    err = ncmpi_get_att_text(ncid, NC_GLOBAL, "job_hash", old);
-  ncmpi_close(ncid);
+    err = ncmpi_get_att_text(*ncid, NC_GLOBAL, "job_hash", old);
+  if (err == NC_NOERR && strcmp(old, hash) == 0) return VF_OK;
+  ncmpi_close(*ncid);
   if (err != NC_NOERR)
     return vf_error(VF_E_INPUT, "%s: exists but has no job_hash attribute: not a "
                     "voxfit results file; move it away or rerun with --force", path);
-  if (strcmp(old, hash) != 0)
-    return vf_error(VF_E_INPUT, "%s: holds the results of another job (job_hash %s, "
-                    "this job %s); choose another output or rerun with --force",
-                    path, old, hash);
+  return vf_error(VF_E_INPUT, "%s: holds the results of another job (job_hash %s, "
+                  "this job %s); choose another output or rerun with --force",
+                  path, old, hash);
+}
+
+vf_status io_results_check_existing(const char *path, const char *hash,
+                                    int force, int *resumable) {
+  struct stat sb;
+  int ncid;
+  *resumable = 0;
+  if (stat(path, &sb) != 0 || force) return VF_OK;
+  VF_CALL(open_same_job(path, hash, &ncid));
+  ncmpi_close(ncid);
   *resumable = 1;
   return VF_OK;
 }
 
 vf_status io_results_state_read(const char *path, const char *hash, io_results_state *s) {
   struct stat sb;
-  int resumable = 0, ncid, id, nd = 0, dim;
+  int ncid, id, nd = 0, dim;
   memset(s, 0, sizeof *s);
   if (stat(path, &sb) != 0) return VF_OK;
   s->exists = 1;
-  VF_CALL(io_results_check_existing(path, hash, 0, &resumable));
-  s->same_job = resumable;
-  VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_RESUME, &ncid));
+  VF_CALL(open_same_job(path, hash, &ncid));
+  s->same_job = 1;
   MPI_Offset n = 0;
   int *st = NULL, err = ncmpi_inq_varid(ncid, var_names[V_STATUS], &id);
   if (err == NC_NOERR) err = ncmpi_inq_varndims(ncid, id, &nd);

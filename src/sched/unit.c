@@ -554,20 +554,10 @@ static vf_status run_unit(const sched_plan *p, const sched_unit *u,
   return VF_OK;
 }
 
-/* Whether this rank sees the failure message msg for the first time (of
- * the last 32 distinct ones): a variant's bad features fail all its units
- * with one message, which is a warning once, then a debug line per unit
+/* A variant's bad features fail all its units with one message: this
+ * rank warns once per distinct message, then writes a debug line per unit
  * (unit_error in the results file holds every unit's). */
-static int first_time(const char *msg) {
-  static char seen[32][17];
-  static int n;
-  char h[17];
-  vf_hash_hex(msg, strlen(msg), h);
-  for (int i = 0; i < n && i < 32; i++)
-    if (!strcmp(seen[i], h)) return 0;
-  memcpy(seen[n++ % 32], h, sizeof h);
-  return 1;
-}
+static vf_seen failures_seen;
 
 vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
                          int flags, sched_unit_out *out) {
@@ -582,7 +572,7 @@ vf_status sched_unit_run(const sched_plan *p, int unit, sched_cache *cache,
   out->status = 1;
   if (st != VF_OK) {
     unit_mark_failed(out, vf_error_message(), p->points[u->sweep].ridge.n_lambdas);
-    vf_log(first_time(vf_error_message()) ? VF_LOG_WARN : VF_LOG_DEBUG,
+    vf_log(vf_seen_first(&failures_seen, vf_error_message()) ? VF_LOG_WARN : VF_LOG_DEBUG,
            "unit %d (%s x %s, voxels %ld..%ld) failed: %s", unit,
            p->job->subjects[u->subject].id, p->job->variants[u->variant].id, u->vox0,
            u->vox0 + u->n_vox - 1, vf_error_message());

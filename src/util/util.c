@@ -124,14 +124,27 @@ double vf_rng_normal(vf_rng *r) {
   return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-void vf_hash_hex(const void *data, size_t n, char out[17]) {
+static uint64_t fnv1a(const void *data, size_t n) {
   const unsigned char *p = data;
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < n; i++) {
     h ^= p[i];
     h *= 0x100000001b3ULL;
   }
-  snprintf(out, 17, "%016llx", (unsigned long long)h);
+  return h;
+}
+
+void vf_hash_hex(const void *data, size_t n, char out[17]) {
+  snprintf(out, 17, "%016llx", (unsigned long long)fnv1a(data, n));
+}
+
+int vf_seen_first(vf_seen *s, const char *msg) {
+  uint64_t h = fnv1a(msg, strlen(msg));
+  for (int i = 0; i < s->n && i < VF_SEEN_MAX; i++)
+    if (s->h[i] == h) return 0;
+  s->h[s->n++ % VF_SEEN_MAX] = h;
+  if (s->n == 2 * VF_SEEN_MAX) s->n = VF_SEEN_MAX; /* no overflow on long runs */
+  return 1;
 }
 
 int vf_edit_distance(const char *a, const char *b) {
