@@ -28,10 +28,11 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 data=$dir/data
 
 # vrun NP ARGS...: voxfit validate on NP ranks; sets $rc, output in out/err.
+# No grace after a non-zero exit (see QUICK_EXIT in tests/lib.sh).
 vrun() {
   np=$1
   shift
-  mpirun --allow-run-as-root --oversubscribe -np "$np" "$VOXFIT" validate "$@" \
+  OMPI_MCA_odls_base_sigkill_timeout=0 mpirun --allow-run-as-root --oversubscribe -np "$np" "$VOXFIT" validate "$@" \
     >"$dir/out" 2>"$dir/err"
   rc=$?
 }
