@@ -14,6 +14,14 @@
  * R < 2, n < 2 or a repetition has no variance. */
 double stats_ev(const double *y, int R, long n, long ld);
 
+/* The ceiling of a prediction scored against the mean of R repetitions:
+ * the explainable variance of that mean, R ev / (1 + (R - 1) ev), from
+ * the single-repetition ev of stats_ev (signal s and noise n per
+ * repetition: ev = s / (s + n), and the mean keeps s but has noise n / R).
+ * r / sqrt(ev) alone would compare a prediction of the mean with the
+ * ceiling of one repetition, and exceed 1. NaN when ev <= 0 or R < 1. */
+double stats_ev_of_mean(double ev, int R);
+
 /* Split-half reliability: Pearson r between the mean of the even and the
  * mean of the odd repetitions, Spearman-Brown corrected to the full set:
  * 2 r / (1 + r). NaN when R < 2 or a half has no variance. */

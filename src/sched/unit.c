@@ -160,6 +160,7 @@ static vf_status load_test_responses(const sched_plan *p, int s, const long *vox
   if (r->n_rep == 0)
     return io_responses_read(MPI_COMM_SELF, r, p->test_rows[s], d->nte, vox, d->nv, d->Yte);
   double *reps = NULL;
+  d->n_rep = (int)r->n_rep;
   VF_CALL(vf_calloc((size_t)r->n_rep * r->n_test * d->nv, sizeof(double), "test repetitions", &reps));
   vf_status st = io_responses_read_reps(MPI_COMM_SELF, r, vox, d->nv, reps);
   for (long j = 0; st == VF_OK && j < d->nv; j++) {
@@ -491,8 +492,9 @@ vf_status unit_test_statistics(const sched_plan *p, const unit_data *d, const do
   const cfg_stats *cs = &p->job->stats;
   for (long j = 0; j < d->nv; j++) {
     o->ev[j] = d->ev[j], o->split_half[j] = d->split_half[j];
+    /* test r is scored against the mean of the repetitions: its ceiling */
     o->test_r_norm[j] = d->ev[j] >= cs->ev_threshold && d->ev[j] > 0
-                            ? o->test_r[j] / sqrt(d->ev[j]) : NAN;
+                            ? o->test_r[j] / sqrt(stats_ev_of_mean(d->ev[j], d->n_rep)) : NAN;
     o->test_p[j] = NAN;
   }
   for (long i = 0; o->pred && i < d->nv * d->nte; i++)

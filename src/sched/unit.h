@@ -17,6 +17,7 @@ typedef struct {
   int *fold, k;
   long *order, *start;
   double *ev, *split_half; /* per voxel; NaN without repetitions */
+  int n_rep;               /* test repetitions averaged (0: none) */
 } unit_data;
 
 void unit_data_free(unit_data *d);

@@ -29,6 +29,11 @@ double stats_ev(const double *y, int R, long n, long ld) {
   return ev - (1 - ev) / (R - 1);
 }
 
+double stats_ev_of_mean(double ev, int R) {
+  if (!(ev > 0) || R < 1) return NAN;
+  return R * ev / (1 + (R - 1) * ev);
+}
+
 static double pearson(const double *a, const double *b, long n) {
   double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
   for (long t = 0; t < n; t++) ma += a[t], mb += b[t];

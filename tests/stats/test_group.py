@@ -116,18 +116,28 @@ def voxel_stats(res, d):
     vs, vi = res["voxel_subject"][:], res["voxel_index"][:]
     subjects = [str(n) for n in netCDF4.chartostring(res["subject_id"][:])]
     ev = np.full(len(vs), np.nan)
+    nrep = np.zeros(len(vs))
     for s, sid in enumerate(subjects):
         f = netCDF4.Dataset("%s/%s.nc" % (d, sid))
         reps = np.asarray(f["test_repetitions"][:], float)  # rep, test, voxel
         for k in np.where(vs == s)[0]:
             ev[k] = ev_numpy(reps[:, :, vi[k]])
+            nrep[k] = reps.shape[0]
     check("ev equals numpy's from the subjects' test_repetitions",
           close(res["ev"][:], ev, 1e-9), "max |diff| %.3g" % np.nanmax(abs(res["ev"][:] - ev)))
     thr, alpha, k = (float(res.getncattr(a)) for a in
                      ("stats_ev_threshold", "stats_alpha", "stats_top_k"))
     r, p, q = res["test_r"][:], res["test_p"][:], res["test_q"][:]
-    norm = np.where(ev >= thr, r / np.sqrt(np.where(ev > 0, ev, np.nan)), np.nan)
-    check("test_r_norm is r / sqrt(ev) where ev >= ev_threshold", close(res["test_r_norm"][:], norm))
+    # test r is scored against the mean of R repetitions, whose explainable
+    # variance is R ev / (1 + (R - 1) ev) (Spearman-Brown on ev)
+    ev_mean = nrep * ev / (1 + (nrep - 1) * ev)
+    norm = np.where(ev >= thr, r / np.sqrt(np.where(ev > 0, ev_mean, np.nan)), np.nan)
+    check("test_r_norm is r / sqrt(ceiling of the repetitions' mean) where ev >= ev_threshold",
+          close(res["test_r_norm"][:], norm))
+    fin = res["test_r_norm"][:][np.isfinite(res["test_r_norm"][:])]
+    above = (fin > 1.1).mean() if fin.size else 0.0
+    check("ceiling-normalised r rarely exceeds 1 (%.2f%% above 1.1 of %d, max %.3f)"
+          % (100 * above, fin.size, fin.max() if fin.size else np.nan), above < 0.01)
     want_q = np.full(q.shape, np.nan)
     for s in range(len(subjects)):
         for w in range(q.shape[0]):

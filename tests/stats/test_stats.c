@@ -14,15 +14,34 @@ static void check_ceilings(void) {
   long n = 20000;
   int R = 4;
   double S = 1.0, sigma = 1.5;
-  double *y = malloc(sizeof(double) * n * R);
+  double *y = malloc(sizeof(double) * n * R), *sig = malloc(sizeof(double) * n);
+  double *mean = calloc((size_t)n, sizeof(double));
   vf_rng g;
   vf_rng_seed(&g, 5, 0);
   for (long t = 0; t < n; t++) {
-    double s = S * vf_rng_normal(&g);
-    for (int r = 0; r < R; r++) y[r * n + t] = s + sigma * vf_rng_normal(&g);
+    sig[t] = S * vf_rng_normal(&g);
+    for (int r = 0; r < R; r++) y[r * n + t] = sig[t] + sigma * vf_rng_normal(&g);
+    for (int r = 0; r < R; r++) mean[t] += y[r * n + t] / R;
   }
   double ev = stats_ev(y, R, n, n), want = S * S / (S * S + sigma * sigma);
   TU_CHECK(fabs(ev - want) < 0.02, "EV %.4f, closed form %.4f", ev, want);
+  /* The perfect prediction (the signal) scored against the repetitions'
+   * mean, as test_r is: its r^2 is the mean's EV, S^2 / (S^2 + sigma^2 / R),
+   * so the normalised r is 1 (r / sqrt(EV) would be 1.55 here). */
+  double em = stats_ev_of_mean(ev, R), em_want = S * S / (S * S + sigma * sigma / R);
+  TU_CHECK(fabs(em - em_want) < 0.02, "EV of the mean %.4f, closed form %.4f", em, em_want);
+  double ms = 0, mm = 0, sab = 0, saa = 0, sbb = 0;
+  for (long t = 0; t < n; t++) ms += sig[t] / n, mm += mean[t] / n;
+  for (long t = 0; t < n; t++)
+    sab += (sig[t] - ms) * (mean[t] - mm), saa += (sig[t] - ms) * (sig[t] - ms),
+        sbb += (mean[t] - mm) * (mean[t] - mm);
+  double rnorm = sab / sqrt(saa * sbb) / sqrt(em);
+  TU_CHECK(fabs(rnorm - 1) < 0.02, "perfect prediction's normalised r %.4f", rnorm);
+  TU_CHECK(fabs(stats_ev_of_mean(0.2, 4) - 0.5) < 1e-15 && stats_ev_of_mean(0.3, 1) == 0.3 &&
+               fabs(stats_ev_of_mean(1, 7) - 1) < 1e-15 && isnan(stats_ev_of_mean(0, 4)) &&
+               isnan(stats_ev_of_mean(-0.1, 4)),
+           "ceiling of the mean: closed forms");
+  free(sig), free(mean);
   double c = S * S / (S * S + sigma * sigma / 2), sb = 2 * c / (1 + c);
   double sh = stats_split_half(y, R, n, n);
   TU_CHECK(fabs(sh - sb) < 0.02, "split-half %.4f, closed form %.4f", sh, sb);
