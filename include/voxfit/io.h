@@ -274,6 +274,8 @@ typedef struct {
   double *boot_lo, *boot_hi;   /* (sweep, pair, roi, subject) */
   int *boot_index;             /* (n_boot, boot_tests): the resampled test stimuli */
   const char *sources;         /* the results files, one per line */
+  int inputs_complete;         /* 0: some ROI results of the inputs not done
+                                  (q is then over the ROIs that have them) */
 } io_group;
 /* Local: writes path (CDF-2) through a temporary file renamed at the end,
  * so a failed write never leaves a file that looks whole. */
@@ -283,8 +285,10 @@ vf_status io_group_write(const char *path, const io_group *g);
  * one line when path is one of the n inputs (the same file: device and
  * inode, so through links too; whatever force says), is a directory, or
  * exists and is not a group file (no global attributes ci_level and
- * sources) and force is 0. A path that does not exist is fine. */
-vf_status io_group_check_out(const char *path, const char *const *inputs, int n, int force);
+ * sources) and force is 0; remedy ends those messages (what to do). A
+ * path that does not exist is fine when its folder does. */
+vf_status io_group_check_out(const char *path, const char *const *inputs, int n, int force,
+                             const char *remedy);
 
 /* Local: 1 when path is a classic NetCDF file with the global attributes
  * a group file has (ci_level and sources), else 0. */

@@ -312,15 +312,33 @@ static vf_status compute(group_ctx *c) {
   return VF_OK;
 }
 
+/* The subjects and ROIs a pair's table rests on: all of them, or, with
+ * results not done in some input, the range per ROI and the ROIs tested. */
+static void header_counts(const io_group *g, int w, int i, char *subj, size_t ns, char *rois,
+                          size_t nr) {
+  int lo = g->n_subjects, hi = 0, tested = 0;
+  for (int q = 0; q < g->n_rois; q++) {
+    size_t k = ((size_t)w * g->n_pairs + i) * g->n_rois + q;
+    lo = g->n_used[k] < lo ? g->n_used[k] : lo, hi = g->n_used[k] > hi ? g->n_used[k] : hi;
+    tested += !isnan(g->p_t[k]);
+  }
+  if (lo == hi) snprintf(subj, ns, "%d subjects", hi);
+  else snprintf(subj, ns, "%d to %d subjects per ROI (n_subjects_used)", lo, hi);
+  if (tested == g->n_rois) snprintf(rois, nr, "the %d ROIs", g->n_rois);
+  else snprintf(rois, nr, "the %d of %d ROIs with a test", tested, g->n_rois);
+}
+
 static void print_table(const group_ctx *c, const char *out) {
   const io_group *g = &c->g;
   for (int w = 0; w < g->n_sweep; w++)
     for (int i = 0; i < g->n_pairs; i++) {
+      char subj[64], rois[96];
+      header_counts(g, w, i, subj, sizeof subj, rois, sizeof rois);
       printf("\n%s - %s (sweep point %s): difference of each ROI's mean test r over its\n"
-             "scoreable voxels, %d subjects; %.0f%% CI over subjects; paired t-test and\n"
-             "Wilcoxon signed-rank, q = Benjamini-Hochberg over the %d ROIs\n",
+             "scoreable voxels, %s; %.0f%% CI over subjects; paired t-test and\n"
+             "Wilcoxon signed-rank, q = Benjamini-Hochberg over %s\n",
              g->variant_ids[g->pairs[2 * i]], g->variant_ids[g->pairs[2 * i + 1]],
-             g->sweep_labels[w], g->n_subjects, 100 * g->level, g->n_rois);
+             g->sweep_labels[w], subj, 100 * g->level, rois);
       if (g->n_boot)
         printf("boot: subjects whose %.0f%% bootstrap CI (%d resamples of the test stimuli)\n"
                "excludes 0, a>b and b>a\n", 100 * g->level, g->n_boot);
@@ -351,10 +369,21 @@ static int parse(int argc, char **argv, group_ctx *c, const char **out) {
     if (cli_is_help(a)) return 1;
     if (!strcmp(a, "--out") && more) *out = argv[++i];
     else if (!strcmp(a, "--force")) c->force = 1;
-    else if (!strcmp(a, "--level") && more) c->g.level = atof(argv[++i]);
-    else if (!strcmp(a, "--bootstrap") && more) c->g.n_boot = atoi(argv[++i]);
-    else if (!strcmp(a, "--seed") && more) c->g.boot_seed = strtoul(argv[++i], NULL, 10);
-    else if (a[0] == '-')
+    else if (!strcmp(a, "--level") && more) {
+      if (cli_number("group", a, argv[++i], 0, 1e-9, 1 - 1e-9, "a level between 0 and 1, "
+                     "such as 0.95", &c->g.level))
+        return 2;
+    } else if (!strcmp(a, "--bootstrap") && more) {
+      double b;
+      if (cli_number("group", a, argv[++i], 1, 0, 1000000, "an integer from 0 (none) to "
+                     "1000000", &b))
+        return 2;
+      c->g.n_boot = (int)b;
+    } else if (!strcmp(a, "--seed") && more) {
+      uint64_t seed;
+      if (cli_seed("group", a, argv[++i], &seed)) return 2;
+      c->g.boot_seed = seed;
+    } else if (a[0] == '-')
       return vf_error(VF_E_USAGE, "unexpected argument '%s' (voxfit group --help)", a), 2;
     else c->paths[c->n++] = a;
   }
@@ -368,21 +397,25 @@ static int parse(int argc, char **argv, group_ctx *c, const char **out) {
 
 /* A file with ROI results not done (a run stopped early, or one shard of a
  * job, which is complete as a run) is grouped, with a warning. */
-static void warn_not_done(const char *path, const io_results_table *t) {
+static int warn_not_done(const char *path, const io_results_table *t) {
   size_t n = (size_t)t->n_sweep * t->n_subjects * t->n_variants * t->n_rois, open = 0;
   for (size_t i = 0; i < n; i++) open += t->status[i] == 0;
   if (!t->complete || open)
-    vf_log(VF_LOG_WARN, "%s: %zu of %zu ROI results not done (%s); they are left out", path,
+    vf_log(VF_LOG_WARN, "%s: %zu of %zu ROI results not done (%s); they are left out, and "
+           "q is over the ROIs that have results", path,
            open, n, t->complete ? "one shard of a job? collect the shards first"
                                 : "the run is not complete: rerun it to finish");
+  return t->complete && !open;
 }
 
 static vf_status run_group(group_ctx *c, const char *out) {
-  VF_CALL(io_group_check_out(out, c->paths, c->n, c->force));
+  VF_CALL(io_group_check_out(out, c->paths, c->n, c->force,
+                             "give --out another name, or add --force to replace it"));
   VF_CALL(vf_calloc((size_t)c->n, sizeof *c->t, "tables", &c->t));
+  c->g.inputs_complete = 1;
   for (int f = 0; f < c->n; f++) {
     VF_CALL(io_results_read_table(c->paths[f], &c->t[f]));
-    warn_not_done(c->paths[f], c->t[f]);
+    c->g.inputs_complete &= warn_not_done(c->paths[f], c->t[f]);
     snprintf(c->sources + strlen(c->sources), sizeof c->sources - strlen(c->sources),
              "%s\n", c->paths[f]);
   }

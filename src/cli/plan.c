@@ -37,16 +37,10 @@ typedef struct {
   const char *job, *config;
 } plan_args;
 
-/* The value of option opt: a positive number (an integer when whole),
- * the whole string; 2 with the message otherwise. */
+/* The value of option opt: a positive number (an integer when whole). */
 static int positive(const char *opt, const char *s, int whole, double *v) {
-  char *end = NULL;
-  errno = 0;
-  *v = whole ? (double)strtol(s, &end, 10) : strtod(s, &end);
-  if (end == s || *end || errno || !(*v > 0) || (whole && *v > 1e6))
-    return vf_error(VF_E_USAGE, "%s '%s': expected a positive %s (voxfit plan --help)", opt,
-                    s, whole ? "integer" : "number"), 2;
-  return 0;
+  return cli_number("plan", opt, s, whole, whole ? 1 : 1e-300, whole ? 1e6 : 1e300,
+                    whole ? "a positive integer" : "a positive number", v);
 }
 
 static int parse(int argc, char **argv, plan_args *a) {

@@ -210,7 +210,9 @@ static vf_status group_out_check(const sched_plan *p, const sched_run_opts *o, i
     char g[CFG_PATH_LEN + 64];
     const char *in[1] = {o->output};
     cli_group_path(o->output, g, sizeof g);
-    st = io_group_check_out(g, in, 1, o->force);
+    st = io_group_check_out(g, in, 1, o->force,
+                            "move it away (stats.group writes the group file there), or set "
+                            "stats.group: false in the job");
   }
   return sched_agree(MPI_COMM_WORLD, st);
 }

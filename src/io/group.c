@@ -36,9 +36,12 @@ static vf_status define(const char *path, int ncid, const io_group *g, gvar *v, 
   NC(ncmpi_put_att_text(ncid, NC_GLOBAL, "voxfit_version", strlen(VF_VERSION), VF_VERSION),
      "voxfit_version");
   NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "n_pairs", NC_INT, 1, &g->n_pairs), "n_pairs");
-  double seed = (double)g->boot_seed; /* CDF-2 has no 64-bit integers */
+  char seed[24]; /* text: CDF-2 has no 64-bit integers, and a double loses seeds > 2^53 */
+  snprintf(seed, sizeof seed, "%lu", g->boot_seed);
   NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "n_boot", NC_INT, 1, &g->n_boot), "n_boot");
-  NC(ncmpi_put_att_double(ncid, NC_GLOBAL, "boot_seed", NC_DOUBLE, 1, &seed), "boot_seed");
+  NC(ncmpi_put_att_text(ncid, NC_GLOBAL, "boot_seed", strlen(seed), seed), "boot_seed");
+  NC(ncmpi_put_att_int(ncid, NC_GLOBAL, "inputs_complete", NC_INT, 1, &g->inputs_complete),
+     "inputs_complete");
   return VF_OK;
 }
 
@@ -119,22 +122,37 @@ int io_group_is_group_file(const char *path) {
   return found;
 }
 
-vf_status io_group_check_out(const char *path, const char *const *inputs, int n, int force) {
+/* The folder of path exists (else the write would fail at its end, naming
+ * a temporary file). */
+static vf_status folder_exists(const char *path) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return VF_OK;
+  if (slash == dir) slash[1] = 0;
+  else *slash = 0;
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return vf_error(VF_E_INPUT, "%s: its folder %s does not exist; create it or write "
+                    "the group file elsewhere", path, dir);
+  return VF_OK;
+}
+
+vf_status io_group_check_out(const char *path, const char *const *inputs, int n, int force,
+                             const char *remedy) {
   struct stat out, in;
   if (stat(path, &out) != 0) {
-    if (errno == ENOENT) return VF_OK;
-    return vf_error(VF_E_INPUT, "%s: cannot check the output: %m; give --out another name",
-                    path);
+    if (errno == ENOENT) return folder_exists(path);
+    return vf_error(VF_E_INPUT, "%s: cannot check the output: %m; %s", path, remedy);
   }
   for (int i = 0; i < n; i++)
     if (stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
       return vf_error(VF_E_INPUT, "%s: is the input %s (the same file); writing the group "
                       "file there would destroy it: give --out another name", path, inputs[i]);
   if (S_ISDIR(out.st_mode))
-    return vf_error(VF_E_INPUT, "%s: is a directory; give --out a file name", path);
+    return vf_error(VF_E_INPUT, "%s: is a directory; %s", path, remedy);
   if (!force && !io_group_is_group_file(path))
     return vf_error(VF_E_INPUT, "%s: exists and is not a voxfit group file (no ci_level and "
-                    "sources attributes); give --out another name, or add --force to "
-                    "replace it", path);
+                    "sources attributes); %s", path, remedy);
   return VF_OK;
 }

@@ -57,6 +57,22 @@ refused notes.txt 'or add --force'
 ok $? "the text file is left as it was"
 mkdir adir
 refused adir 'is a directory'
+refused no/such/dir/g.nc 'its folder no/such/dir does not exist'
+[ ! -e no ]
+ok $? "a missing folder: nothing created"
+
+# numeric options: the whole value, in range (exit 2, one line naming it)
+for bad in "--seed abc" "--seed 1e3" "--seed -1" "--seed 18446744073709551616" \
+  "--bootstrap 1e2" "--bootstrap 10x" "--bootstrap -5" "--level 0.95x" "--level 95"; do
+  # shellcheck disable=SC2086
+  x 1 group r.nc --out opt.nc $bad
+  set -- $bad
+  ok "$([ "$rc" = 2 ] && has "error: $1 '$2': expected" && [ ! -e opt.nc ]; echo $?)" \
+    "group $bad: exit 2 naming the value (got $rc)"
+done
+x 1 group r.nc --out seed.nc --bootstrap 0 --seed 9007199254740993
+ok "$([ "$rc" = 0 ] && attr seed.nc boot_seed | grep -q '9007199254740993'; echo $?)" \
+  "a seed above 2^53 is stored exactly: $(attr seed.nc boot_seed)"
 
 echo "not netcdf" >r.group.nc
 x 1 group r.nc --bootstrap 0
@@ -112,6 +128,7 @@ printf 'stats: {group: true}\n' >>staged.yaml
 echo "my notes" >staged.group.nc
 x 1 run staged.yaml --quiet
 [ "$rc" = 2 ] && has 'staged.group.nc: exists and is not a voxfit group file' && [ ! -e staged.nc ] &&
+  has 'stats.group: false' && ! has 'give --out' &&
   [ "$(cat staged.group.nc)" = "my notes" ]
 ok $? "run with stats.group: a non-group staged.group.nc refused before the fit, nothing written (got $rc)"
 x 1 run staged.yaml --quiet --force

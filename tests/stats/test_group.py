@@ -58,6 +58,8 @@ def against_scipy(res, grp):
     status = res["roi_status"][:]
     pairs = res["pair_variants"][:]
     level = float(grp.getncattr("ci_level"))
+    check("a complete run's group file: inputs_complete = 1",
+          int(grp.getncattr("inputs_complete")) == 1)
     S, P, R = mean_r.shape[1], len(pairs), mean_r.shape[3]
     want = {k: np.full((1, P, R), np.nan) for k in
             ("mean_diff", "ci_low", "ci_high", "t", "p_t", "p_wilcoxon", "wilcoxon_w")}
@@ -352,6 +354,20 @@ def edge_cases(build, d):
     check("a shard is grouped with a warning that ROI results are not done",
           rc == 0 and rc2 == 0 and "ROI results not done" in out2 and "shard" in out2,
           (out + out2)[-400:])
+    # its table and file say what q rests on: the ROIs with a test
+    sg = netCDF4.Dataset(d + "/shg.nc")
+    pt, nroi = sg["p_t"][:], sg.dimensions["roi"].size
+    heads = []
+    for w in range(pt.shape[0]):
+        for i in range(pt.shape[1]):
+            tested = int(np.isfinite(pt[w, i]).sum())
+            heads.append("Benjamini-Hochberg over the %d ROIs" % nroi if tested == nroi else
+                         "Benjamini-Hochberg over the %d of %d ROIs with a test" % (tested, nroi))
+    missing = [h for h in heads if h not in out2]
+    check("incomplete inputs: inputs_complete = 0, each table's header names the ROIs "
+          "q is over (%d of %d tables partial)" % (sum("of" in h for h in heads), len(heads)),
+          int(sg.getncattr("inputs_complete")) == 0 and not missing, str(missing[:2]))
+    sg.close()
 
 
 def bad_input(build, d, res_path):
