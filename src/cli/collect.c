@@ -5,6 +5,7 @@
 
 #include "args.h"
 #include "voxfit/cli.h"
+#include "voxfit/io.h"
 #include "voxfit/sched.h"
 
 static const char *help =
@@ -47,14 +48,21 @@ int cli_collect(int argc, char **argv) {
   vf_status st = cfg_site_find(config, &site);
   if (st == VF_OK) st = sched_plan_create(MPI_COMM_WORLD, job, &site, &p);
   if (st == VF_OK) st = sched_output_check(MPI_COMM_WORLD, p->job, p->job->output);
-  if (st == VF_OK) st = sched_collect(MPI_COMM_WORLD, p, n, force, &s);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  /* The output's lock, as a run takes it: a collect must not rewrite a
+   * file that a run (or another collect) is writing. */
+  io_lock *lock = NULL;
+  if (st == VF_OK)
+    st = sched_agree(MPI_COMM_WORLD, rank == 0 ? io_lock_take(p->job->output, &lock) : VF_OK);
+  if (st == VF_OK) st = sched_collect(MPI_COMM_WORLD, p, n, force, &s);
   if (st != VF_OK) {
     cli_print_error("collect");
     sched_plan_destroy(&p);
+    io_lock_release(&lock);
     return cli_exit_code(st);
   }
+  io_lock_release(&lock);
   if (rank == 0)
     printf("collected %d units (%d failed) from %d shards into %s\n", s.n_done + s.n_failed,
            s.n_failed, n, p->job->output);

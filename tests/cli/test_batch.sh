@@ -84,7 +84,7 @@ for trial in 1 2; do
 done
 
 # ---- one run at a time per output ------------------------------------------------
-# A second run of the job (with --force too, which would start the file
+# A collect, or a second run of the job (with --force too, which would start the file
 # afresh) while the first writes it: exit 2 naming the output and the
 # first run's pid, and the first ends whole. The lock file goes with the
 # run that held it.
@@ -95,6 +95,12 @@ pid=$!
 guard=$!
 for i in $(seq 1 3000); do [ -e "$OUT.lock" ] && break; sleep 0.01; done
 [ -e "$OUT.lock" ] || fail "no $OUT.lock 30 s after the first run's launch"
+x 1 collect "$JOB" --shards 3 --force
+rc0=$rc
+has "error: $OUT: another voxfit run (pid [0-9]* on host .*) is writing it"
+named0=$?
+ok "$([ "$rc0" = 2 ] && [ "$named0" = 0 ]; echo $?)" \
+  "a collect (--force too) while a run writes the output: exit 2 naming the run (got $rc0)"
 x 1 run "$JOB" --quiet
 rc1=$rc
 has "error: $OUT: another voxfit run (pid [0-9]* on host .*) is writing it"
