@@ -26,7 +26,12 @@ void la_blas_setup(char **argv) {
     return;
   setenv("OPENBLAS_CORETYPE", want, 1);
   setenv("VOXFIT_BLAS_FALLBACK", core, 1);
-  execv("/proc/self/exe", argv);
+  /* The real path, not /proc/self/exe: the kernel names the process after
+   * the file executed, and ranks named "exe" escape `pkill voxfit`. */
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) self[n] = 0;
+  execv(n > 0 ? self : "/proc/self/exe", argv);
   unsetenv("OPENBLAS_CORETYPE"); /* the exec failed: run as the library chose */
   unsetenv("VOXFIT_BLAS_FALLBACK");
 }

@@ -75,6 +75,21 @@ if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
   OPENBLAS_CORETYPE=Haswell x 2 --version
   has '^OpenBLAS Haswell kernels$'
   ok $? "OPENBLAS_CORETYPE=Haswell, set by the user, is kept"
+  # The ranks run themselves again to set the kernels; they must still be
+  # named voxfit (not "exe", the name of /proc/self/exe), or `pkill voxfit`,
+  # top and scripts that signal the ranks by name miss them.
+  mpirun -np 2 "$VOXFIT" run "$JOB" --force --quiet >"$T/named.out" 2>&1 &
+  pid=$!
+  seen=0 exe=0 i=0
+  while kill -0 "$pid" 2>/dev/null && [ $i -lt 600 ]; do
+    pgrep -x voxfit >/dev/null && seen=$((seen + 1))
+    pgrep -x exe >/dev/null && exe=$((exe + 1))
+    sleep 0.05
+    i=$((i + 1))
+  done
+  wait "$pid"
+  ok "$([ $? = 0 ] && [ $seen -gt 0 ] && [ $exe = 0 ]; echo $?)" \
+    "the ranks are named voxfit after setting the kernels (seen $seen times, 'exe' $exe times)"
 fi
 
 finish
