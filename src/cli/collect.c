@@ -11,11 +11,13 @@
 static const char *help =
     "usage: voxfit collect JOB.yaml --shards N [--force] [--config FILE]\n"
     "\n"
-    "Merges OUTPUT.shard-1-of-N.nc ... OUTPUT.shard-N-of-N.nc, written by\n"
+    "Merges STEM.shard-1-of-N.nc ... STEM.shard-N-of-N.nc (STEM: the output's\n"
+    "name without .nc), written by\n"
     "`voxfit run JOB.yaml --shard I/N`, into the job's output file, with the\n"
     "same contents as an unsharded run, and prints its summary. Use the same\n"
     "site config as the shards (the units must match). A shard with units not\n"
-    "done is named (exit 2); rerun it and collect again.\n"
+    "done is named (exit 2; the merged file is written, not marked complete);\n"
+    "rerun it and collect again.\n"
     "  --force   replace an output file that holds another job's results\n";
 
 int cli_collect(int argc, char **argv) {

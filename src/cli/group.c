@@ -70,7 +70,8 @@ static vf_status check_alike(const group_ctx *c) {
   }
   if (a->n_pairs == 0)
     return vf_error(VF_E_INPUT, "%s: the job declares no pairs of variants to compare; add "
-                    "pairs: [{a: ID, b: ID}] to the job and rerun it", c->paths[0]);
+                    "pairs: [[VARIANT_A, VARIANT_B]] to the job and run it again with --force "
+                    "(the pairs are part of the job, so its results refit)", c->paths[0]);
   return VF_OK;
 }
 

@@ -386,7 +386,8 @@ def bad_input(build, d, res_path):
     check("a job without pairs runs", rc == 0, out[-300:])
     rc, out = voxfit(build, 1, "group", d + "/nopairs.nc")
     check("a job without pairs: exit 2 saying how to declare them",
-          rc == 2 and "declares no pairs" in out and "nopairs.nc" in out, out[-300:])
+          rc == 2 and "declares no pairs" in out and "nopairs.nc" in out and
+          "pairs: [[VARIANT_A, VARIANT_B]]" in out, out[-300:])
 
 
 def main():
