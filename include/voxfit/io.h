@@ -23,6 +23,14 @@
  * a full disk failed the open, and took the room a rerun needed). */
 void io_mpi_setup(void);
 
+/* Local: removes the empty side files PATH.data.N and PATH.metadata.N
+ * that the "individual" component creates beside a file while it is open
+ * (one pair per rank) and that a killed run leaves behind; a later run on
+ * fewer ranks would never reopen, so never remove, the higher ones. Call
+ * it holding the output's lock (io_lock_take), before opening PATH.
+ * Non-empty files of those names are not voxfit's and are kept. */
+void io_mpi_side_files_remove(const char *path);
+
 /* Collective on comm: every rank ends with the status (and message) of the
  * lowest failing rank, so that none goes on alone into a collective step
  * (the scheduler's sched_agree is this). */

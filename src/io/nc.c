@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,3 +345,21 @@ vf_status io_nc_reserve_all(MPI_Comm comm, const char *path, int ncid) {
 }
 
 void io_mpi_setup(void) { setenv("OMPI_MCA_sharedfp", "individual", 0); }
+
+void io_mpi_side_files_remove(const char *path) {
+  const char *kinds[] = {"data", "metadata"};
+  for (int k = 0; k < 2; k++) {
+    char pattern[4200];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s.%s.[0-9]*", path, kinds[k]);
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0) continue;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+      struct stat sb;
+      const char *f = g.gl_pathv[i], *tail = f + strlen(path) + strlen(kinds[k]) + 2;
+      if (strspn(tail, "0123456789") == strlen(tail) && stat(f, &sb) == 0 &&
+          S_ISREG(sb.st_mode) && sb.st_size == 0)
+        unlink(f);
+    }
+    globfree(&g);
+  }
+}

@@ -126,6 +126,21 @@ else
   echo "SKIP $TEST: cannot write /dev/shm: no stale-semaphore check"
 fi
 
+# ---- the side files of a killed run ------------------------------------------------
+# The "individual" component keeps an empty OUTPUT.data.N and
+# OUTPUT.metadata.N per rank while the file is open; a killed run on 4
+# ranks leaves .0-.3, and a resume on 2 would reopen (and so remove) only
+# .0-.1. The run removes a killed run's (empty ones only) once it holds the
+# output's lock; a non-empty file of such a name is not voxfit's and stays.
+SIDE=$T/side.nc
+sed -e "s#^output: .*#output: $SIDE#" "$JOB" >"$D/side.yaml"
+for k in 0 1 2 3; do : >"$SIDE.data.$k"; : >"$SIDE.metadata.$k"; done
+echo "mine" >"$SIDE.data.7"
+x 2 run "$D/side.yaml" --quiet
+left=$(ls "$SIDE".data.* "$SIDE".metadata.* 2>/dev/null | tr '\n' ' ')
+ok "$([ "$rc" = 0 ] && [ "$left" = "$SIDE.data.7 " ]; echo $?)" \
+  "a killed run's empty side files are removed, a non-empty one kept (rc $rc, left: $left)"
+
 # ---- a disk too small for the results file ------------------------------------------
 # Open MPI's default MPI-IO reports a write that fails for a full disk on
 # stderr only: before, the run went on and exited 0 with every unit flagged
