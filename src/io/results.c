@@ -987,6 +987,9 @@ static vf_status open_source(const char *path, const io_results_layout *L, int *
   if (access(path, R_OK) != 0)
     return vf_error(VF_E_INPUT, "%s: cannot read it (%m); run the shard that writes it "
                     "(voxfit run JOB --shard I/N) first", path);
+  if (io_check_format(path) != VF_OK) /* empty, not NetCDF, HDF5: its own reason */
+    return vf_error(VF_E_INPUT, "%s; rerun the shard that writes it (voxfit run JOB "
+                    "--shard I/N --force)", vf_error_message());
   VF_CALL(io_nc_open(MPI_COMM_SELF, path, NC_NOWRITE, IO_TODO_SHARD, ncid));
   NC(ncmpi_begin_indep_data(*ncid), "begin independent mode");
   if (ncmpi_inq_attlen(*ncid, NC_GLOBAL, "job_hash", &len) != NC_NOERR ||
@@ -994,11 +997,14 @@ static vf_status open_source(const char *path, const io_results_layout *L, int *
       ncmpi_get_att_text(*ncid, NC_GLOBAL, "job_hash", hash) != NC_NOERR ||
       strcmp(hash, L->job_hash))
     return vf_error(VF_E_INPUT, "%s: is not a results file of this job (job_hash '%s', "
-                    "this job %s)", path, hash, L->job_hash);
+                    "this job %s): written by another or an edited job; rerun that shard "
+                    "of this one (voxfit run JOB --shard I/N --force)", path, hash,
+                    L->job_hash);
   MPI_Offset nu = -1;
   if (ncmpi_inq_dimid(*ncid, "unit", &id) == NC_NOERR) ncmpi_inq_dimlen(*ncid, id, &nu);
   if (nu != L->n_units)
-    return vf_error(VF_E_INPUT, "%s: has %lld units, this job %d (another block_voxels?)",
+    return vf_error(VF_E_INPUT, "%s: has %lld units, this job %d: the shards ran with another "
+                    "block_voxels; collect with the --config they used",
                     path, (long long)nu, L->n_units);
   NC(ncmpi_inq_varid(*ncid, "unit_status", &id), "unit_status");
   NC(ncmpi_get_var_int(*ncid, id, status), "unit_status");

@@ -222,7 +222,16 @@ cp "$T/ref.nc" "$OUT" # a merged file already there: a missing shard must not co
 x 1 collect "$JOB" --shards 3
 [ "$rc" = 2 ] && has 'shard-3-of-3.nc' && cmp -s "$T/ref.nc" "$OUT"
 ok $? "collect with shard 3 missing: exit 2 naming it, the existing output untouched (got $rc)"
+: >"$D/results.shard-3-of-3.nc" # an empty shard (a copy that failed)
+x 1 collect "$JOB" --shards 3
+[ "$rc" = 2 ] && has 'shard-3-of-3.nc: .*rerun the shard that writes it' && cmp -s "$T/ref.nc" "$OUT"
+ok $? "collect with an empty shard 3: exit 2 saying to rerun it, the output untouched (got $rc)"
+printf 'block_voxels: 7\n' >"$T/bv7.yaml"
 mv "$T/s3.nc" "$D/results.shard-3-of-3.nc"
+x 1 collect "$JOB" --shards 3 --config "$T/bv7.yaml"
+[ "$rc" = 2 ] && has 'another block_voxels; collect with the --config they used' &&
+  cmp -s "$T/ref.nc" "$OUT"
+ok $? "collect with another site config than the shards': exit 2 naming --config (got $rc)"
 x 2 collect "$JOB" --shards 3
 ok "$rc" "collect --shards 3 on 2 ranks: exit 0 (got $rc)"
 same "$T/ref.nc" "$OUT"
