@@ -150,6 +150,10 @@ static void report(const sched_plan *p, const plan_args *a, int teams_ok) {
   printf("  largest unit %.3g flop, working memory %.3g GiB per rank (limit %.3g GiB)\n",
          top, mem / 1073741824.0, a->mem_gib);
   printf("  results file %s: about %.1f MB\n", p->job->output, output_bytes(p) / 1e6);
+  if (p->job->n_pairs > 0)
+    printf("  pairs: %d, compared across subjects by voxfit group\n", p->job->n_pairs);
+  else
+    printf("  pairs: none (voxfit group needs pairs: [[VARIANT_A, VARIANT_B]] in the job)\n");
   output_state(p);
   if (teams_ok) report_teams(p, a);
   int workers = a->ranks > 1 ? a->ranks - 1 : 1;

@@ -37,6 +37,8 @@ has 'working memory [0-9.]* GiB per rank'
 ok $? "prints the working memory"
 has 'results file .*results\.nc: about [0-9.]* MB'
 ok $? "prints the results file and its size"
+has "^  pairs: [1-9][0-9]*, compared across subjects by voxfit group$"
+ok $? "prints the declared pairs (slurm/group.sbatch reads the line)"
 has '^  estimated wall time on 1 rank(s) (1 computing) at 20 GFLOP/s each: [0-9.]* s$'
 ok $? "prints the estimated time (1 rank, 20 GFLOP/s)"
 flop=$(sed -n 's/^  total \([0-9.e+]*\) flop.*/\1/p' "$T/out")

@@ -4,7 +4,8 @@
 # Debian's slurmctld and slurmd on private ports), on a small gen study
 # whose direct `mpirun -np 2 voxfit run` is the reference:
 # - slurm/run.sbatch (srun --mpi=pmix, 2 tasks) gives the reference results;
-#   group.sbatch given a wrong number of shards fails and leaves them be;
+#   group.sbatch given a wrong number of shards fails and leaves them be,
+#   and on a job without pairs ends well with no group stage;
 #   an sbatch option after the script is refused, saying where it goes;
 # - slurm/submit-study --shards 3: a job array of 3 shards (throttled to
 #   2) and the group job, which starts only after every shard ended; the
@@ -85,6 +86,19 @@ wait_job "$id"
 [ "$(state "$id")" = FAILED ] && grep -q 'shard-1-of-3.nc' "$T/voxfit-$id.out" &&
   cmp -s "$T/run.nc" "$OUT"
 ok $? "group.sbatch with 3 shards after run.sbatch: fails naming the shard, results.nc untouched ($(state "$id"))"
+# a job without pairs: group.sbatch merges (nothing with N = 1) and ends
+# well, saying there is no group stage, instead of failing on voxfit group
+"$PY" - "$JOB" "$D/nopairs.yaml" <<'PY'
+import sys, yaml
+job = yaml.safe_load(open(sys.argv[1]))
+job.pop("pairs", None)
+job["output"] = "nopairs.nc"
+yaml.safe_dump(job, open(sys.argv[2], "w"))
+PY
+id=$(sbatch --parsable "$REPO/slurm/group.sbatch" "$D/nopairs.yaml" 1)
+wait_job "$id"
+[ "$(state "$id")" = COMPLETED ] && grep -q 'declares no pairs: no group stage' "$T/voxfit-$id.out"
+ok $? "group.sbatch on a job without pairs: completed, no group stage ($(state "$id"): $(tail -n 1 "$T/voxfit-$id.out"))"
 id=$(sbatch --parsable "$REPO/slurm/run.sbatch" "$JOB" --ntasks=2)
 wait_job "$id"
 [ "$(field "$id" ExitCode)" = "2:0" ] && grep -q "'--ntasks=2' is an sbatch option" "$T/voxfit-$id.out"
