@@ -252,6 +252,7 @@ typedef struct {
   int *voxel_subject, *voxel_roi; /* n_vox */
   int *subject_n_test;            /* n_subjects */
   int has_predictions;            /* test_pred and test_y are there */
+  char *job_yaml;                 /* the job's text, or NULL */
 } io_results_table;
 /* Local: test_pred[sweep, variant, :, :] into pred (n_vox x max_test, test
  * fastest) and, with y != NULL, test_y into y (same shape). */

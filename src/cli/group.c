@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "voxfit/cli.h"
+#include "voxfit/config.h"
 #include "voxfit/io.h"
 #include "voxfit/ridge.h"
 #include "voxfit/stats.h"
@@ -60,7 +61,8 @@ static vf_status check_alike(const group_ctx *c) {
     if (b->n_sweep != a->n_sweep || b->n_variants != a->n_variants ||
         b->n_rois != a->n_rois || b->n_pairs != a->n_pairs)
       return vf_error(VF_E_INPUT, "%s: %d sweep points, %d variants, %d ROIs, %d pairs; the "
-                      "first file has %d, %d, %d, %d", p, b->n_sweep, b->n_variants, b->n_rois,
+                      "first file has %d, %d, %d, %d: group the results of one study "
+                      "(jobs with the same variants, ROIs, pairs and sweep)", p, b->n_sweep, b->n_variants, b->n_rois,
                       b->n_pairs, a->n_sweep, a->n_variants, a->n_rois, a->n_pairs);
     VF_CALL(same_names(p, "sweep labels", a->sweep_labels[0], b->sweep_labels[0], 128, a->n_sweep));
     VF_CALL(same_names(p, "variants", a->variant_ids[0], b->variant_ids[0], IO_NAME_LEN, a->n_variants));
@@ -73,6 +75,58 @@ static vf_status check_alike(const group_ctx *c) {
                     "pairs: [[VARIANT_A, VARIANT_B]] to the job and run it again with --force "
                     "(the pairs are part of the job, so its results refit)", c->paths[0]);
   return VF_OK;
+}
+
+/* The ridge settings that change a fit, named where a and b differ. */
+static void ridge_diff(const cfg_ridge *a, const cfg_ridge *b, char *buf, size_t cap) {
+  int lam = a->n_lambdas != b->n_lambdas, del = a->n_delays != b->n_delays;
+  for (int i = 0; !lam && i < a->n_lambdas; i++) lam = a->lambdas[i] != b->lambdas[i];
+  for (int i = 0; !del && i < a->n_delays; i++) del = a->delays[i] != b->delays[i];
+  struct { int differs; const char *key; } k[] = {
+      {lam, "lambdas"}, {del, "delays"},
+      {a->cv != b->cv || a->folds != b->folds ||
+           (a->cv == CFG_CV_SHUFFLED && a->seed != b->seed), "cv"},
+      {a->score != b->score, "score"},
+      {a->std_features != b->std_features || a->std_responses != b->std_responses ||
+           a->std_per_run != b->std_per_run, "standardize"},
+      {a->precision != b->precision, "precision"},
+      {a->lambda_per_voxel != b->lambda_per_voxel, "lambda_per_voxel"}};
+  buf[0] = 0;
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+    if (k[i].differs)
+      snprintf(buf + strlen(buf), cap - strlen(buf), "%sridge.%s", buf[0] ? ", " : "",
+               k[i].key);
+}
+
+/* Files fitted with other ridge settings (or another split) than the
+ * first are grouped, as the schema allows, but the comparison then mixes
+ * two methods: a warning names what differs. Files without a job text
+ * (or whose text no longer parses) are not compared. */
+static void warn_settings(const group_ctx *c) {
+  cfg_job *a = NULL;
+  if (!c->t[0]->job_yaml || cfg_job_parse(c->paths[0], c->t[0]->job_yaml, &a) != VF_OK) {
+    vf_error_clear();
+    return;
+  }
+  for (int f = 1; f < c->n; f++) {
+    cfg_job *b = NULL;
+    char what[256] = "";
+    if (!c->t[f]->job_yaml || cfg_job_parse(c->paths[f], c->t[f]->job_yaml, &b) != VF_OK) {
+      vf_error_clear();
+      continue;
+    }
+    ridge_diff(&a->ridge, &b->ridge, what, sizeof what);
+    const cfg_split *x = &a->split, *y = &b->split;
+    if (x->from_file != y->from_file || x->train_start != y->train_start ||
+        x->train_count != y->train_count || x->test_start != y->test_start ||
+        x->test_count != y->test_count)
+      snprintf(what + strlen(what), sizeof what - strlen(what), "%ssplit", what[0] ? ", " : "");
+    if (what[0])
+      vf_log(VF_LOG_WARN, "%s: fitted with other settings than %s (%s): its subjects' "
+             "differences come from another method", c->paths[f], c->paths[0], what);
+    cfg_job_destroy(&b);
+  }
+  cfg_job_destroy(&a);
 }
 
 /* ROI mean r of global subject s (files' subjects in order). */
@@ -421,6 +475,7 @@ static vf_status run_group(group_ctx *c, const char *out) {
              "%s\n", c->paths[f]);
   }
   VF_CALL(check_alike(c));
+  warn_settings(c);
   VF_CALL(alloc_group(c));
   VF_CALL(compute(c));
   VF_CALL(bootstrap(c));

@@ -550,6 +550,10 @@ static vf_status read_table(const char *path, int ncid, io_results_table *t) {
   NC(ncmpi_inq_attlen(ncid, NC_GLOBAL, "job_hash", &len), "job_hash");
   if (len < (MPI_Offset)sizeof t->job_hash)
     NC(ncmpi_get_att_text(ncid, NC_GLOBAL, "job_hash", t->job_hash), "job_hash");
+  if (ncmpi_inq_attlen(ncid, NC_GLOBAL, "job_yaml", &len) == NC_NOERR &&
+      vf_calloc((size_t)len + 1, 1, "job text", &t->job_yaml) == VF_OK &&
+      ncmpi_get_att_text(ncid, NC_GLOBAL, "job_yaml", t->job_yaml) != NC_NOERR)
+    vf_free(&t->job_yaml); /* optional: only group's settings check reads it */
   return VF_OK;
 }
 
@@ -604,6 +608,7 @@ void io_results_table_destroy(io_results_table **tp) {
   vf_free(&t->status), vf_free(&t->roi_n_masked);
   vf_free(&t->variant_layers), vf_free(&t->variant_models);
   vf_free(&t->voxel_subject), vf_free(&t->voxel_roi), vf_free(&t->subject_n_test);
+  vf_free(&t->job_yaml);
   vf_free(tp);
 }
 

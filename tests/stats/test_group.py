@@ -370,6 +370,33 @@ def edge_cases(build, d):
     sg.close()
 
 
+def mixed_settings(build, d):
+    """Files of one study fitted with other ridge settings are grouped with
+    a warning naming what differs; with the same settings, none."""
+    job = yaml.safe_load(open(d + "/job.yaml"))
+    subjects = job["subjects"]
+    paths = {}
+    for name, subs, lam in (("mixa", subjects[:3], None), ("mixb", subjects[3:], [1, 10, 100]),
+                            ("mixc", subjects[3:], None)):
+        j = dict(job, subjects=subs, output=name + ".nc")
+        if lam:
+            j["ridge"] = dict(job.get("ridge", {}), lambdas=lam)
+        with open("%s/%s.yaml" % (d, name), "w") as f:
+            yaml.safe_dump(j, f)
+        rc, out = voxfit(build, 2, "run", "%s/%s.yaml" % (d, name), "--quiet")
+        check("%s: runs" % name, rc == 0, out[-300:])
+        paths[name] = "%s/%s.nc" % (d, name)
+    rc, out = voxfit(build, 1, "group", paths["mixa"], paths["mixb"], "--out", d + "/mix.nc",
+                     "--bootstrap", "0")
+    check("other lambdas in one file: exit 0 and a warning naming ridge.lambdas",
+          rc == 0 and "warning" in out and "fitted with other settings" in out and
+          "ridge.lambdas" in out, out[-400:])
+    rc, out = voxfit(build, 1, "group", paths["mixa"], paths["mixc"], "--out", d + "/mix2.nc",
+                     "--bootstrap", "0")
+    check("the same settings in both files: no settings warning",
+          rc == 0 and "fitted with other settings" not in out, out[-400:])
+
+
 def bad_input(build, d, res_path):
     rc, out = voxfit(build, 1, "group", res_path, res_path, "--out", d + "/g2.nc")
     check("a subject given twice: exit 2 naming it", rc == 2 and "sub-01" in out, out[-300:])
@@ -418,6 +445,7 @@ def main():
         with open(d + "/truth.yaml") as f:
             planted(yaml.safe_load(f), res, grp)
         voxel_stats(res, d)
+        mixed_settings(build, d)
         final_step(build, d, grp)
         bad_input(build, d, d + "/results.nc")
         edge_cases(build, d)
