@@ -28,8 +28,15 @@ int cli_collect(int argc, char **argv) {
     if (cli_is_help(argv[i])) {
       cli_say(stdout, help);
       return CLI_EXIT_OK;
-    } else if (!strcmp(argv[i], "--shards") && more) n = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--config") && more) config = argv[++i];
+    } else if (!strcmp(argv[i], "--shards") && more) {
+      double v;
+      if (cli_number("collect", "--shards", argv[++i], 1, 1, 1000000, "a positive integer",
+                     &v)) {
+        cli_print_error("collect");
+        return CLI_EXIT_INPUT;
+      }
+      n = (int)v;
+    } else if (!strcmp(argv[i], "--config") && more) config = argv[++i];
     else if (!strcmp(argv[i], "--force")) force = 1;
     else if (argv[i][0] != '-' && !job) job = argv[i];
     else {

@@ -62,8 +62,9 @@ static vf_status check_alike(const group_ctx *c) {
         b->n_rois != a->n_rois || b->n_pairs != a->n_pairs)
       return vf_error(VF_E_INPUT, "%s: %d sweep points, %d variants, %d ROIs, %d pairs; the "
                       "first file has %d, %d, %d, %d: group the results of one study "
-                      "(jobs with the same variants, ROIs, pairs and sweep)", p, b->n_sweep, b->n_variants, b->n_rois,
-                      b->n_pairs, a->n_sweep, a->n_variants, a->n_rois, a->n_pairs);
+                      "(jobs with the same variants, ROIs, pairs and sweep)", p, b->n_sweep,
+                      b->n_variants, b->n_rois, b->n_pairs, a->n_sweep, a->n_variants,
+                      a->n_rois, a->n_pairs);
     VF_CALL(same_names(p, "sweep labels", a->sweep_labels[0], b->sweep_labels[0], 128, a->n_sweep));
     VF_CALL(same_names(p, "variants", a->variant_ids[0], b->variant_ids[0], IO_NAME_LEN, a->n_variants));
     VF_CALL(same_names(p, "ROIs", a->roi_names[0], b->roi_names[0], IO_NAME_LEN, a->n_rois));

@@ -232,6 +232,9 @@ x 1 collect "$JOB" --shards 3 --config "$T/bv7.yaml"
 [ "$rc" = 2 ] && has 'another block_voxels; collect with the --config they used' &&
   cmp -s "$T/ref.nc" "$OUT"
 ok $? "collect with another site config than the shards': exit 2 naming --config (got $rc)"
+x 1 collect "$JOB" --shards 3x
+ok "$([ "$rc" = 2 ] && has "error: --shards '3x': expected a positive integer"; echo $?)" \
+  "collect --shards 3x: exit 2 naming the value (got $rc)"
 x 2 collect "$JOB" --shards 3
 ok "$rc" "collect --shards 3 on 2 ranks: exit 0 (got $rc)"
 same "$T/ref.nc" "$OUT"
