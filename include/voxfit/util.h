@@ -118,6 +118,10 @@ typedef struct {
 /* 1 the first time msg is met (it is then remembered), else 0. */
 int vf_seen_first(vf_seen *s, const char *msg);
 
+/* The folder part of path ("." for a bare file name, "/" for a file in
+ * the root) into dir. */
+void vf_folder_of(const char *path, char *dir, size_t size);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 int vf_edit_distance(const char *a, const char *b);
 

@@ -122,19 +122,18 @@ int io_group_is_group_file(const char *path) {
   return found;
 }
 
-/* The folder of path exists (else the write would fail at its end, naming
- * a temporary file). */
-static vf_status folder_exists(const char *path) {
+/* The folder of path exists and is writable (else the write would fail at
+ * its end, naming a temporary file). */
+static vf_status folder_usable(const char *path) {
   char dir[4200];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash) return VF_OK;
-  if (slash == dir) slash[1] = 0;
-  else *slash = 0;
   struct stat sb;
+  vf_folder_of(path, dir, sizeof dir);
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return vf_error(VF_E_INPUT, "%s: its folder %s does not exist; create it or write "
                     "the group file elsewhere", path, dir);
+  if (access(dir, W_OK | X_OK) != 0)
+    return vf_error(VF_E_INPUT, "%s: its folder %s is not writable (%m); write the group "
+                    "file elsewhere", path, dir);
   return VF_OK;
 }
 
@@ -142,7 +141,7 @@ vf_status io_group_check_out(const char *path, const char *const *inputs, int n,
                              const char *remedy) {
   struct stat out, in;
   if (stat(path, &out) != 0) {
-    if (errno == ENOENT) return folder_exists(path);
+    if (errno == ENOENT) return folder_usable(path);
     return vf_error(VF_E_INPUT, "%s: cannot check the output: %m; %s", path, remedy);
   }
   for (int i = 0; i < n; i++)

@@ -598,14 +598,6 @@ void sched_plan_destroy(sched_plan **pp) {
   vf_free(pp);
 }
 
-/* The folder part of path ("." for a bare file name) into dir. */
-static void folder_of(const char *path, char *dir, size_t size) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) snprintf(dir, size, ".");
-  else if (slash == path) snprintf(dir, size, "/");
-  else snprintf(dir, size, "%.*s", (int)(slash - path), path);
-}
-
 /* A file's identity: two paths (a link, another spelling) name the same
  * file when these agree. ok = 0: no such file. */
 typedef struct {
@@ -672,7 +664,7 @@ static vf_status output_not_input(const cfg_job *j, const char *path, file_id ou
 static vf_status output_local(const cfg_job *j, const char *path) {
   char dir[CFG_PATH_LEN];
   struct stat sb;
-  folder_of(path, dir, sizeof dir);
+  vf_folder_of(path, dir, sizeof dir);
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return vf_error(VF_E_INPUT, "%s: output: the folder %s does not exist; create it or "
                     "choose another output in %s", path, dir, j->path);

@@ -1,8 +1,8 @@
 /* ranks: 1 */
 /* The util module's pure helpers: the FNV-1a hash against published
  * values, the repeated-message filter (vf_seen) that validate and the
- * unit runner share, the edit distance behind "did you mean", and the
- * random numbers' range and reproducibility. */
+ * unit runner share, the edit distance behind "did you mean", the folder
+ * of a path, and the random numbers' range and reproducibility. */
 #include "voxfit/util.h"
 
 #include "testutil.h"
@@ -45,6 +45,16 @@ static void test_edit_distance(void) {
   TU_CHECK(vf_edit_distance("", "abc") == 3, "empty");
 }
 
+static void test_folder_of(void) {
+  char d[64];
+  vf_folder_of("results.nc", d, sizeof d);
+  TU_CHECK(!strcmp(d, "."), "bare name: '%s'", d);
+  vf_folder_of("/results.nc", d, sizeof d);
+  TU_CHECK(!strcmp(d, "/"), "in the root: '%s'", d);
+  vf_folder_of("a/b/results.nc", d, sizeof d);
+  TU_CHECK(!strcmp(d, "a/b"), "relative: '%s'", d);
+}
+
 static void test_rng(void) {
   vf_rng a, b;
   vf_rng_seed(&a, 42, 7);
@@ -70,6 +80,7 @@ int main(int argc, char **argv) {
   test_hash();
   test_seen();
   test_edit_distance();
+  test_folder_of();
   test_rng();
   return tu_finish("util");
 }
