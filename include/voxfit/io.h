@@ -224,9 +224,12 @@ vf_status io_results_write_units(io_results *r, const io_unit_result *u,
 vf_status io_results_summarise(io_results *r, const io_results_layout *lay,
                                const int *status);
 /* Rank 0 alone: src is a readable results file of this job (its
- * job_hash) with this layout's unit count, as io_results_copy_units needs;
- * collect checks every shard so before it replaces its output. */
-vf_status io_results_check_source(const char *src, const io_results_layout *lay);
+ * job_hash) with this layout's unit count, as io_results_copy_units needs,
+ * written as shard `shard` (0-based) of n_shards (its "shard" attribute: a
+ * shard file renamed from another split is refused); collect checks every
+ * shard so before it replaces its output. */
+vf_status io_results_check_source(const char *src, const io_results_layout *lay, int shard,
+                                  int n_shards);
 /* Collective: copies from the results file src (of the same layout) the
  * units with take[u] set and a flag of 1 or 2 there; *copied counts them.
  * Rank 0 reads; the write is collective. */

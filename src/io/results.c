@@ -1016,10 +1016,16 @@ static vf_status open_source(const char *path, const io_results_layout *L, int *
   return VF_OK;
 }
 
-vf_status io_results_check_source(const char *src, const io_results_layout *L) {
-  int ncid = -1, *status = NULL;
+vf_status io_results_check_source(const char *src, const io_results_layout *L, int shard,
+                                  int n_shards) {
+  int ncid = -1, *status = NULL, was[2] = {-1, -1};
   vf_status st = vf_calloc((size_t)L->n_units + 1, sizeof(int), "unit flags", &status);
   if (st == VF_OK) st = open_source(src, L, &ncid, status);
+  if (st == VF_OK && (ncmpi_get_att_int(ncid, NC_GLOBAL, "shard", was) != NC_NOERR ||
+                      was[0] != shard || was[1] != n_shards))
+    st = vf_error(VF_E_INPUT, "%s: holds shard %d of %d, not %d of %d (renamed from another "
+                  "split?); rerun that shard (voxfit run JOB --shard %d/%d --force)", src,
+                  was[0] + 1, was[1], shard + 1, n_shards, shard + 1, n_shards);
   if (ncid >= 0) ncmpi_close(ncid);
   vf_free(&status);
   return st;

@@ -579,7 +579,7 @@ vf_status sched_collect(MPI_Comm comm, sched_plan *p, int n_shards, int force,
   for (int i = 0; rank == 0 && st == VF_OK && i < n_shards; i++) {
     char path[CFG_PATH_LEN + 32];
     sched_shard_path(p->job->output, i, n_shards, path, sizeof path);
-    st = io_results_check_source(path, &L);
+    st = io_results_check_source(path, &L, i, n_shards);
   }
   st = sched_agree(comm, st);
   if (st == VF_OK)

@@ -232,6 +232,12 @@ x 1 collect "$JOB" --shards 3 --config "$T/bv7.yaml"
 [ "$rc" = 2 ] && has 'another block_voxels; collect with the --config they used' &&
   cmp -s "$T/ref.nc" "$OUT"
 ok $? "collect with another site config than the shards': exit 2 naming --config (got $rc)"
+mv "$D/results.shard-3-of-3.nc" "$T/s3.nc"
+cp "$D/results.shard-2-of-3.nc" "$D/results.shard-3-of-3.nc" # renamed from another shard
+x 1 collect "$JOB" --shards 3
+[ "$rc" = 2 ] && has 'shard-3-of-3.nc: holds shard 2 of 3, not 3 of 3' && cmp -s "$T/ref.nc" "$OUT"
+ok $? "collect with shard 2's file named as shard 3: exit 2 saying so, the output untouched (got $rc)"
+mv "$T/s3.nc" "$D/results.shard-3-of-3.nc"
 x 1 collect "$JOB" --shards 3x
 ok "$([ "$rc" = 2 ] && has "error: --shards '3x': expected a positive integer"; echo $?)" \
   "collect --shards 3x: exit 2 naming the value (got $rc)"
