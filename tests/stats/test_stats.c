@@ -27,7 +27,7 @@ static void check_ceilings(void) {
   TU_CHECK(fabs(ev - want) < 0.02, "EV %.4f, closed form %.4f", ev, want);
   /* The perfect prediction (the signal) scored against the repetitions'
    * mean, as test_r is: its r^2 is the mean's EV, S^2 / (S^2 + sigma^2 / R),
-   * so the normalised r is 1 (r / sqrt(EV) would be 1.55 here). */
+   * so the normalised r is 1 (r / sqrt(EV) would be 1.44 here). */
   double em = stats_ev_of_mean(ev, R), em_want = S * S / (S * S + sigma * sigma / R);
   TU_CHECK(fabs(em - em_want) < 0.02, "EV of the mean %.4f, closed form %.4f", em, em_want);
   double ms = 0, mm = 0, sab = 0, saa = 0, sbb = 0;
