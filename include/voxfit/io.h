@@ -26,9 +26,9 @@ void io_mpi_setup(void);
 /* Local: removes the empty side files PATH.data.N and PATH.metadata.N
  * that the "individual" component creates beside a file while it is open
  * (one pair per rank) and that a killed run leaves behind; a later run on
- * fewer ranks would never reopen, so never remove, the higher ones. Call
- * it holding the output's lock (io_lock_take), before opening PATH.
- * Non-empty files of those names are not voxfit's and are kept. */
+ * fewer ranks would never reopen, so never remove, the higher ones.
+ * io_lock_take calls it once it holds the output's lock (no run of ours
+ * then has PATH open). Non-empty files of those names are kept. */
 void io_mpi_side_files_remove(const char *path);
 
 /* Collective on comm: every rank ends with the status (and message) of the
@@ -313,9 +313,10 @@ int io_group_is_group_file(const char *path);
  * killed run leaves no stale lock; a run that ends removes the file. */
 typedef struct io_lock io_lock;
 
-/* Local. Takes the lock of the output file out. Fails with VF_E_INPUT and
- * a one-line message naming the holder's pid and host when another run
- * holds it. On a file system without locks, *lock = NULL and VF_OK: the
+/* Local. Takes the lock of the output file out, then removes a killed
+ * run's side files of it (io_mpi_side_files_remove). Fails with
+ * VF_E_INPUT and a one-line message naming the holder's pid and host when
+ * another run holds it. On a file system without locks, *lock = NULL and VF_OK: the
  * run goes on unlocked. */
 vf_status io_lock_take(const char *out, io_lock **lock);
 

@@ -64,7 +64,6 @@ int cli_collect(int argc, char **argv) {
   io_lock *lock = NULL;
   if (st == VF_OK)
     st = sched_agree(MPI_COMM_WORLD, rank == 0 ? io_lock_take(p->job->output, &lock) : VF_OK);
-  if (st == VF_OK && rank == 0) io_mpi_side_files_remove(p->job->output); /* a killed run's */
   if (st == VF_OK) st = sched_collect(MPI_COMM_WORLD, p, n, force, &s);
   if (st != VF_OK) {
     cli_print_error("collect");

@@ -258,7 +258,6 @@ int cli_run(int argc, char **argv) {
   io_lock *lock = NULL;
   st = sched_output_check(MPI_COMM_WORLD, p->job, out);
   if (st == VF_OK) st = sched_agree(MPI_COMM_WORLD, rank == 0 ? io_lock_take(out, &lock) : VF_OK);
-  if (st == VF_OK && rank == 0) io_mpi_side_files_remove(out); /* a killed run's */
   if (st == VF_OK) st = group_out_check(p, &opt, rank);
   if (st != VF_OK) return run_end(&p, &lock, st);
   char blas[160];

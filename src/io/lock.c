@@ -66,7 +66,8 @@ vf_status io_lock_take(const char *out, io_lock **lock) {
       return st;
     }
     int got = try_take(l);
-    if (got == 1) {
+    if (got == 1) { /* no run of ours has the file open: a killed one's leftovers go */
+      io_mpi_side_files_remove(out);
       *lock = l;
       return VF_OK;
     }
